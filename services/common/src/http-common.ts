@@ -1,0 +1,53 @@
+// What both HTTP adapters do the same way: count the request, stamp identity headers,
+// and answer parser-level errors (oversized headers, Slowloris timeouts) with JSON.
+import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ServiceConfig } from './config.ts';
+import type { ServiceApp } from './routes.ts';
+import { errorReply } from './reply.ts';
+import type { Identity } from './identity.ts';
+
+/** Counts a request as in flight until its response ends or its connection closes. */
+export function trackRequest(app: ServiceApp, res: ServerResponse, routeLabel: () => string): void {
+  const start = process.hrtime.bigint();
+  app.stats.started();
+  res.once('close', () => {
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    app.stats.finished({ route: routeLabel(), status: res.statusCode, seconds });
+  });
+}
+
+const CLIENT_ERROR_STATUS: Record<string, number> = {
+  HPE_HEADER_OVERFLOW: 431,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+  ERR_HTTP_HEADERS_TIMEOUT: 408,
+};
+
+/** node:http's 'clientError': answer with a JSON error (never a bare close), then close. */
+export function answerClientError(identity: Identity, err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? 400;
+  const reply = errorReply(status, status === 408 ? 'request_timeout' : status === 431 ? 'headers_too_large' : 'bad_request', `the request could not be read (${err.code ?? err.message})`);
+  const head = [
+    `HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}`,
+    `content-type: ${reply.contentType}`,
+    `content-length: ${Buffer.byteLength(reply.body)}`,
+    ...Object.entries(identity.headers).map(([k, v]) => `${k}: ${v}`),
+    'connection: close',
+  ];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${reply.body}`);
+}
+
+/** Timeouts for node:http (also passed to fastify's server). */
+export function serverTimeouts(config: ServiceConfig) {
+  return {
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    // The header/request timeout check runs on this interval; the default 30 s is too coarse.
+    connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs),
+  };
+}

@@ -1,0 +1,41 @@
+// The node:http adapter: for units that must start fast or stay small (a thread or
+// process per connection, prefork workers). Same routes, errors and headers as fastify.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { parse as parseQuery } from 'node:querystring';
+import type { ServiceConfig } from './config.ts';
+import { ALLOWED_METHODS, unmatched, type ServiceApp } from './routes.ts';
+import { answerClientError, serverTimeouts, trackRequest } from './http-common.ts';
+import { errorReply, type Reply } from './reply.ts';
+
+function send(res: ServerResponse, reply: Reply, head: boolean): void {
+  res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.body), ...reply.headers });
+  res.end(head ? undefined : reply.body);
+}
+
+async function route(app: ServiceApp, req: IncomingMessage, path: string, search: string): Promise<Reply> {
+  const method = req.method ?? 'GET';
+  const found = app.routes.get(path);
+  if (found === undefined || !ALLOWED_METHODS.has(method)) return unmatched(app, method, path);
+  return found.handle(parseQuery(search));
+}
+
+export function createHttpServer(app: ServiceApp, config: ServiceConfig): Server {
+  const server = createServer({ ...serverTimeouts(config) }, (req, res) => {
+    const target = req.url ?? '/';
+    const queryAt = target.indexOf('?');
+    const path = queryAt === -1 ? target : target.slice(0, queryAt);
+    const search = queryAt === -1 ? '' : target.slice(queryAt + 1);
+    trackRequest(app, res, () => (app.routes.has(path) ? path : 'unmatched'));
+    for (const [k, v] of Object.entries(app.identity.headers)) res.setHeader(k, v);
+    route(app, req, path, search).then(
+      (reply) => send(res, reply, req.method === 'HEAD'),
+      (err: unknown) => {
+        app.log.error({ err }, 'unhandled route error');
+        send(res, errorReply(500, 'internal_error', 'the request failed; see the service log'), false);
+      },
+    );
+  });
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  server.on('clientError', (err, socket) => answerClientError(app.identity, err, socket));
+  return server;
+}

@@ -1,0 +1,184 @@
+// The behaviour every model must share, as one parametrised suite: the same endpoints,
+// the same errors, the same outage and shutdown behaviour, whatever the concurrency model.
+// Each model's own fidelity test (is it really that model?) lives beside the model.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import type { Evidence } from '../stats.ts';
+import { startTestDatabase, type TestDatabase } from './postgres.ts';
+import { startService, type RunningService } from './service.ts';
+import { get, rawRequest, waitFor, type Response } from './http.ts';
+
+export interface ModelUnderTest {
+  name: string;
+  /** Absolute path of the model's main.ts. */
+  entry: string;
+  /** Model-specific settings for the test (pool sizes kept small). */
+  env?: Record<string, string>;
+}
+
+function assertJsonError(res: Response, status: number, model: string): void {
+  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.body}`);
+  assert.match(String(res.headers['content-type']), /^application\/json/);
+  const body = res.json<{ statusCode: number; error: string; message: string }>();
+  assert.equal(body.statusCode, status);
+  assert.equal(typeof body.error, 'string');
+  assert.equal(typeof body.message, 'string');
+  assertIdentity(res, model);
+}
+
+export function assertIdentity(res: Response, model: string): void {
+  assert.equal(res.headers['x-model'], model);
+  assert.match(String(res.headers['x-pid']), /^\d+$/);
+  assert.match(String(res.headers['x-thread-id']), /^\d+$/);
+}
+
+const BAD_INPUTS: { what: string; path: string; status: number }[] = [
+  { what: 'non-numeric id', path: '/db?id=abc', status: 400 },
+  { what: 'decimal id', path: '/db?id=1.5', status: 400 },
+  { what: 'empty id', path: '/db?id=', status: 400 },
+  { what: 'repeated id', path: '/db?id=1&id=2', status: 400 },
+  { what: 'NUL in id', path: '/db?id=%00', status: 400 },
+  { what: 'negative id', path: '/db?id=-1', status: 404 },
+  { what: 'id 0', path: '/db?id=0', status: 404 },
+  { what: 'id 10001', path: '/db?id=10001', status: 404 },
+  { what: 'huge id', path: '/db?id=99999999999999999999999999', status: 404 },
+  { what: 'unknown path', path: '/nope', status: 404 },
+];
+
+export function conformanceSuite(models: readonly ModelUnderTest[]): void {
+  let db: TestDatabase;
+  before(async () => {
+    db = await startTestDatabase();
+  });
+  after(async () => {
+    await db?.close();
+  });
+
+  for (const model of models) {
+    describe(`${model.name}: shared behaviour`, () => {
+      let svc: RunningService;
+      const env = () => ({ ...db.env, ...model.env });
+      before(async () => {
+        svc = await startService(model.entry, env());
+      });
+      after(async () => {
+        await svc?.stop('SIGKILL');
+      });
+
+      test('/db returns the row in the table, after >= 50 ms, with exactly one statement', async () => {
+        const [expected] = await db.query<{ randomnumber: number }>('SELECT randomnumber FROM world WHERE id = 4242');
+        await get(`${svc.url}/db?id=1`); // warm: the first call of a unit may open its connection
+        await db.resetStatements();
+        const res = await get(`${svc.url}/db?id=4242`);
+        assert.equal(res.status, 200, res.body);
+        assert.deepEqual(res.json(), { id: 4242, randomNumber: expected!.randomnumber });
+        assert.ok(res.ms >= 50, `took ${res.ms.toFixed(1)} ms, below the 50 ms floor`);
+        assertIdentity(res, model.name);
+        assert.equal(await db.worldQueryCalls(), 1, 'the world query ran once');
+        assert.equal(await db.statementCalls(), 1, 'and nothing else ran');
+      });
+
+      test('/db without an id returns a random row that is in the table', async () => {
+        const ids = new Set<number>();
+        for (let i = 0; i < 5; i++) {
+          const res = await get(`${svc.url}/db`);
+          assert.equal(res.status, 200, res.body);
+          const world = res.json<{ id: number; randomNumber: number }>();
+          const [row] = await db.query<{ randomnumber: number }>('SELECT randomnumber FROM world WHERE id = $1', [world.id]);
+          assert.equal(world.randomNumber, row?.randomnumber);
+          ids.add(world.id);
+        }
+        assert.ok(ids.size > 1, 'five random ids were not all the same');
+      });
+
+      for (const bad of BAD_INPUTS) {
+        test(`bad input (${bad.what}) gets ${bad.status} JSON and the service keeps serving`, async () => {
+          assertJsonError(await get(`${svc.url}${bad.path}`), bad.status, model.name);
+          assert.equal((await get(`${svc.url}/db?id=7`)).status, 200);
+        });
+      }
+
+      test('a wrong method gets 405 JSON', async () => {
+        const res = await get(`${svc.url}/db`, { method: 'POST' });
+        assertJsonError(res, 405, model.name);
+        assert.equal(res.headers.allow, 'GET, HEAD');
+      });
+
+      test('an oversized header gets 431 JSON and the service keeps serving', async () => {
+        assertJsonError(await get(`${svc.url}/db?id=1`, { headers: { 'x-big': 'a'.repeat(20_000) } }), 431, model.name);
+        assert.equal((await get(`${svc.url}/db?id=7`)).status, 200);
+      });
+
+      test('a malformed request line gets 400 JSON', async () => {
+        const raw = await rawRequest(svc.url, 'GARBAGE\r\n\r\n');
+        assert.match(raw, /^HTTP\/1\.1 400 /);
+        assert.match(raw, /"statusCode":400/);
+        assert.equal((await get(`${svc.url}/db?id=7`)).status, 200);
+      });
+
+      test('/healthz, /readyz, /metrics and /model answer', async () => {
+        assert.equal((await get(`${svc.url}/healthz`)).status, 200);
+        assert.deepEqual((await get(`${svc.url}/readyz`)).json(), { status: 'ready' });
+        const metrics = await get(`${svc.url}/metrics`);
+        assert.match(String(metrics.headers['content-type']), /^text\/plain/);
+        assert.match(metrics.body, /^http_requests_total\{.*route="\/db".*status="200".*\} \d+/m);
+        assert.match(metrics.body, /^http_requests_in_flight_max\{.*\} \d+/m);
+        assert.match(metrics.body, /^http_request_duration_seconds_bucket\{.*le="0.05".*\} \d+/m);
+        assert.match(metrics.body, /^service_resident_memory_bytes\{.*\} \d+/m);
+        const res = await get(`${svc.url}/model`);
+        const evidence = res.json<Evidence>();
+        assert.equal(evidence.model, model.name);
+        assert.equal(String(evidence.pid), res.headers['x-pid']);
+        assert.equal(String(evidence.threadId), res.headers['x-thread-id']);
+        assert.ok(evidence.units.alive >= 1);
+        assert.ok(evidence.memory.rssBytes > 0);
+        assert.ok(evidence.db.maxConnections >= 1);
+      });
+
+      test('database stopped: fast 503 JSON, no crash; restarted: 200 again, no leaked connections', { timeout: 120_000 }, async () => {
+        await db.stop();
+        try {
+          for (let i = 0; i < 3; i++) {
+            const res = await get(`${svc.url}/db?id=1`);
+            assertJsonError(res, 503, model.name);
+            assert.ok(res.ms < 1_000, `503 took ${res.ms.toFixed(0)} ms`);
+          }
+          assert.equal((await get(`${svc.url}/readyz`)).status, 503);
+          assert.equal((await get(`${svc.url}/healthz`)).status, 200, 'alive while the database is down');
+        } finally {
+          await db.start();
+        }
+        await waitFor('a 200 after the database came back', async () => ((await get(`${svc.url}/db?id=1`)).status === 200 ? true : undefined), 30_000, 250);
+        assert.equal(svc.child.exitCode, null, 'the service was not restarted');
+        const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => get(`${svc.url}/db?id=${i + 1}`)));
+        assert.deepEqual(burst.map((r) => r.status), burst.map(() => 200));
+        const { db: pools } = (await get(`${svc.url}/model`)).json<Evidence>();
+        const connections = await db.serviceConnections();
+        assert.ok(connections <= pools.maxConnections, `${connections} connections open, the pools allow ${pools.maxConnections}`);
+      });
+
+      test('a bad setting stops the service with one clear line', () => {
+        const run = spawnSync(process.execPath, [model.entry], { env: { ...env(), DB_POOL_MAX: 'lots' }, encoding: 'utf8', timeout: 20_000 });
+        assert.equal(run.status, 1);
+        assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+        assert.match(run.stderr, /DB_POOL_MAX="lots" is invalid: expected an integer from 1 to 10000/);
+      });
+
+      test('SIGTERM during an in-flight request: the request completes, then the service exits 0', { timeout: 60_000 }, async () => {
+        const slow = await startService(model.entry, { ...env(), DB_DELAY_MS: '1500', SHUTDOWN_TIMEOUT_MS: '10000' });
+        try {
+          const inFlight = get(`${slow.url}/db?id=3`);
+          await new Promise((r) => setTimeout(r, 500));
+          const exit = slow.stop('SIGTERM');
+          const res = await inFlight;
+          assert.equal(res.status, 200, `${res.body}\n${slow.output()}`);
+          assert.ok(res.ms >= 1_500);
+          assert.deepEqual(await exit, { code: 0, signal: null }, slow.output());
+        } finally {
+          await slow.stop('SIGKILL');
+        }
+      });
+    });
+  }
+}

@@ -1,0 +1,4 @@
+export * from './postgres.ts';
+export * from './service.ts';
+export * from './http.ts';
+export * from './conformance.ts';

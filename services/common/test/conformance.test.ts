@@ -1,0 +1,11 @@
+// Every model against the same shared-behaviour suite, on one real Postgres.
+import { fileURLToPath } from 'node:url';
+import { conformanceSuite, type ModelUnderTest } from '../src/testing/conformance.ts';
+
+const entry = (model: string) => fileURLToPath(new URL(`../../${model}/src/main.ts`, import.meta.url));
+
+export const MODELS: ModelUnderTest[] = [
+  { name: 'eventloop', entry: entry('eventloop'), env: { DB_POOL_MAX: '10' } },
+];
+
+conformanceSuite(MODELS);
