@@ -14,3 +14,4 @@ export * from './main.ts';
 export * from './http-common.ts';
 export * from './node-http.ts';
 export * from './fastify.ts';
+export * from './blocking.ts';
