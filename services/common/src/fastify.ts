@@ -3,7 +3,8 @@
 import Fastify, { type FastifyReply } from 'fastify';
 import type { ServiceConfig } from './config.ts';
 import { ALLOWED_METHODS, unmatched, type Query, type ServiceApp } from './routes.ts';
-import { answerClientError, serverTimeouts, trackRequest } from './http-common.ts';
+import { createServer } from 'node:http';
+import { answerClientError, instrument, serverTimeouts } from './http-common.ts';
 import { errorReply, type Reply } from './reply.ts';
 
 function send(reply: FastifyReply, r: Reply): FastifyReply {
@@ -20,15 +21,15 @@ export async function createFastify(app: ServiceApp, config: ServiceConfig) {
     keepAliveTimeout: timeouts.keepAliveTimeout,
     requestTimeout: timeouts.requestTimeout,
     connectionTimeout: 0,
-    http: { headersTimeout: timeouts.headersTimeout, requestTimeout: timeouts.requestTimeout, connectionsCheckingInterval: timeouts.connectionsCheckingInterval },
+    // Our own server, so the instrumented listener sees every response fastify writes.
+    serverFactory: (handler) => createServer(timeouts, instrument(app, handler)),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     clientErrorHandler: (err, socket) => answerClientError(app.identity, err, socket),
-  });
-  fastify.addHook('onRequest', (request, reply, done) => {
-    trackRequest(app, reply.raw, () => request.routeOptions.url ?? 'unmatched');
-    void reply.headers(app.identity.headers);
-    done();
+    // Errors fastify raises before routing (a malformed URL) get our JSON shape too.
+    frameworkErrors: (err, _request, reply) => {
+      void send(reply, errorReply(400, 'bad_request', err.message));
+    },
   });
   for (const route of app.routes.values()) {
     fastify.route({

@@ -1,20 +1,40 @@
 // What both HTTP adapters do the same way: count the request, stamp identity headers,
 // and answer parser-level errors (oversized headers, Slowloris timeouts) with JSON.
-import type { ServerResponse } from 'node:http';
+import type { RequestListener, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ServiceConfig } from './config.ts';
 import type { ServiceApp } from './routes.ts';
 import { errorReply } from './reply.ts';
 import type { Identity } from './identity.ts';
 
+/** The path of a request target, without the query. */
+export function pathOf(target: string | undefined): string {
+  const url = target ?? '/';
+  const queryAt = url.indexOf('?');
+  return queryAt === -1 ? url : url.slice(0, queryAt);
+}
+
 /** Counts a request as in flight until its response ends or its connection closes. */
-export function trackRequest(app: ServiceApp, res: ServerResponse, routeLabel: () => string): void {
+function trackRequest(app: ServiceApp, res: ServerResponse, route: string): void {
   const start = process.hrtime.bigint();
   app.stats.started();
   res.once('close', () => {
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    app.stats.finished({ route: routeLabel(), status: res.statusCode, seconds });
+    app.stats.finished({ route, status: res.statusCode, seconds });
   });
+}
+
+/**
+ * Wraps the raw node:http listener, so EVERY response (including those a framework
+ * writes on its own: bad URLs, 503 while closing) is counted and carries identity headers.
+ */
+export function instrument(app: ServiceApp, listener: RequestListener): RequestListener {
+  return (req, res) => {
+    const path = pathOf(req.url);
+    trackRequest(app, res, app.routes.has(path) ? path : 'unmatched');
+    for (const [name, value] of Object.entries(app.identity.headers)) res.setHeader(name, value);
+    listener(req, res);
+  };
 }
 
 const CLIENT_ERROR_STATUS: Record<string, number> = {

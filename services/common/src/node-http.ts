@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { parse as parseQuery } from 'node:querystring';
 import type { ServiceConfig } from './config.ts';
 import { ALLOWED_METHODS, unmatched, type ServiceApp } from './routes.ts';
-import { answerClientError, serverTimeouts, trackRequest } from './http-common.ts';
+import { answerClientError, instrument, pathOf, serverTimeouts } from './http-common.ts';
 import { errorReply, type Reply } from './reply.ts';
 
 function send(res: ServerResponse, reply: Reply, head: boolean): void {
@@ -20,13 +20,10 @@ async function route(app: ServiceApp, req: IncomingMessage, path: string, search
 }
 
 export function createHttpServer(app: ServiceApp, config: ServiceConfig): Server {
-  const server = createServer({ ...serverTimeouts(config) }, (req, res) => {
+  const server = createServer({ ...serverTimeouts(config) }, instrument(app, (req, res) => {
     const target = req.url ?? '/';
-    const queryAt = target.indexOf('?');
-    const path = queryAt === -1 ? target : target.slice(0, queryAt);
-    const search = queryAt === -1 ? '' : target.slice(queryAt + 1);
-    trackRequest(app, res, () => (app.routes.has(path) ? path : 'unmatched'));
-    for (const [k, v] of Object.entries(app.identity.headers)) res.setHeader(k, v);
+    const path = pathOf(target);
+    const search = target.slice(path.length + 1);
     route(app, req, path, search).then(
       (reply) => send(res, reply, req.method === 'HEAD'),
       (err: unknown) => {
@@ -34,7 +31,7 @@ export function createHttpServer(app: ServiceApp, config: ServiceConfig): Server
         send(res, errorReply(500, 'internal_error', 'the request failed; see the service log'), false);
       },
     );
-  });
+  }));
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   server.on('clientError', (err, socket) => answerClientError(app.identity, err, socket));
   return server;

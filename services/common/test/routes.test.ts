@@ -19,7 +19,7 @@ for (const [raw, status] of [['abc', 400], ['', 400], ['1.0', 400], ['1e3', 400]
     const reply = parseWorldId(raw);
     assert.equal(typeof reply, 'object');
     assert.equal((reply as { status: number }).status, status);
-    assert.equal(JSON.parse((reply as { body: string }).body).statusCode, status);
+    assert.equal((JSON.parse((reply as { body: string }).body) as { statusCode: number }).statusCode, status);
   });
 }
 

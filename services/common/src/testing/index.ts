@@ -2,3 +2,4 @@ export * from './postgres.ts';
 export * from './service.ts';
 export * from './http.ts';
 export * from './conformance.ts';
+export * from './bad-input-property.ts';
