@@ -6,6 +6,7 @@ const entry = (model: string) => fileURLToPath(new URL(`../../${model}/src/main.
 
 export const MODELS: ModelUnderTest[] = [
   { name: 'eventloop', entry: entry('eventloop'), env: { DB_POOL_MAX: '10' } },
+  { name: 'mn', entry: entry('mn'), env: { THREADS: '2', DB_POOL_MAX: '5' } },
 ];
 
 conformanceSuite(MODELS);
