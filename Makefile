@@ -23,3 +23,24 @@ check: install ## Type check (tsc --noEmit) and lint (eslint)
 
 test: check ## Run every test (needs Docker: tests start a real Postgres with testcontainers)
 	$(NPM) test
+
+# --- containers (docker-compose.yml). One compose project for make up/down/ps/logs.
+COMPOSE ?= docker compose
+export COMPOSE_PROJECT_NAME ?= concurrency-models
+# down/ps/logs do not use the password, but compose checks it is set: give them a stand-in
+# so they work before .env exists.
+COMPOSE_NO_SECRET = DB_PASSWORD=$${DB_PASSWORD:-unused} $(COMPOSE)
+
+.PHONY: up down ps logs
+
+up: ## Build and start db, the six models and nginx; wait until healthy; print URLs and limits
+	@COMPOSE='$(COMPOSE)' deploy/up.sh
+
+down: ## Stop and remove the containers, networks and volumes of make up
+	$(COMPOSE_NO_SECRET) down -v --remove-orphans
+
+ps: ## The containers of make up and their health
+	$(COMPOSE_NO_SECRET) ps
+
+logs: ## Follow the containers' logs (SERVICE=name for one)
+	$(COMPOSE_NO_SECRET) logs -f --tail=100 $(SERVICE)
