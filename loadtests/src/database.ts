@@ -1,0 +1,57 @@
+// The runner's own view of Postgres: pg_stat_statements (queries actually executed),
+// pg_stat_activity (connections each model holds) and the server's settings.
+import pg from 'pg';
+import { WORLD_QUERY } from '@models/common';
+
+export const RUNNER_APPLICATION_NAME = 'loadrunner';
+
+export interface DatabaseSettings {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export class Database {
+  readonly #pool: pg.Pool;
+
+  constructor(settings: DatabaseSettings) {
+    this.#pool = new pg.Pool({ ...settings, max: 2, application_name: RUNNER_APPLICATION_NAME, connectionTimeoutMillis: 5_000 });
+    this.#pool.on('error', () => undefined); // an idle checker connection dying is not the run's problem
+  }
+
+  async #rows<R extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<R[]> {
+    return (await this.#pool.query<R>(sql, values)).rows;
+  }
+
+  async resetStatements(): Promise<void> {
+    await this.#rows('SELECT pg_stat_statements_reset()');
+  }
+
+  /** Times the world statement completed since the last reset. */
+  async worldQueryCalls(): Promise<number> {
+    const rows = await this.#rows<{ calls: string | null }>('SELECT sum(calls)::bigint AS calls FROM pg_stat_statements WHERE query = $1', [WORLD_QUERY]);
+    return Number(rows[0]?.calls ?? 0);
+  }
+
+  /** Client connections per application_name, ours excluded. */
+  async connectionsByApplication(): Promise<Record<string, number>> {
+    const rows = await this.#rows<{ app: string; n: string }>(
+      `SELECT application_name AS app, count(*) AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND backend_type = 'client backend' AND application_name <> $1
+        GROUP BY application_name`, [RUNNER_APPLICATION_NAME]);
+    return Object.fromEntries(rows.map((r) => [r.app, Number(r.n)]));
+  }
+
+  async settings(): Promise<{ version: string; maxConnections: number; reservedConnections: number }> {
+    const rows = await this.#rows<{ version: string; max: string; reserved: string }>(
+      "SELECT version() AS version, current_setting('max_connections') AS max, current_setting('superuser_reserved_connections') AS reserved");
+    const row = rows[0];
+    return { version: row?.version ?? 'unknown', maxConnections: Number(row?.max ?? 0), reservedConnections: Number(row?.reserved ?? 0) };
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}

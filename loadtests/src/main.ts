@@ -1,0 +1,153 @@
+// `make load`: PROFILE=full|small|smoke, MODELS=eventloop,prefork,... Runs in the loadrunner
+// container (compose profile "load") or on a host with Node 24. Exits non-zero only when the
+// run itself could not be done; a model falling over is a result in the report.
+import { existsSync, mkdirSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Database } from './database.ts';
+import { K6_IMAGE, connectDocker, engineInfo, findService, ownComposeProject, removeLeftoverK6, type ServiceContainer } from './docker.ts';
+import type { Environment } from './report.ts';
+import { Runner, pointLatest, writeReport } from './runner.ts';
+import { fetchEvidence } from './sampler.ts';
+import { readScenarioFile, resolveProfile, selectModels, type Level, type ModelName } from './scenarios.ts';
+
+/** Where each model is published on the host (docker-compose.yml), for a runner outside compose. */
+const HOST_PORTS: Record<ModelName, number> = { eventloop: 8081, mn: 8082, prefork: 8083, blocking: 8084, threaded: 8085, forking: 8086 };
+
+/** Docker's size notation (4g, 512m, 1073741824) in bytes. */
+export function parseBytes(text: string | undefined): number | null {
+  if (text === undefined || text.trim() === '') return null;
+  const match = /^(\d+(?:\.\d+)?)\s*([bkmg]?)i?b?$/i.exec(text.trim());
+  if (match === null) throw new Error(`cannot read the size "${text}" (e.g. 4g, 512m)`);
+  const unit = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[(match[2] ?? '').toLowerCase()] ?? 1;
+  return Math.round(Number(match[1]) * unit);
+}
+
+function numberOrNull(text: string | undefined): number | null {
+  return text === undefined || text.trim() === '' ? null : Number(text);
+}
+
+function utcStamp(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+async function main(): Promise<number> {
+  const env = process.env;
+  const projectDir = resolve(env.PROJECT_DIR ?? fileURLToPath(new URL('../../', import.meta.url)));
+  const hostProjectDir = env.HOST_PROJECT_DIR ?? projectDir;
+  const resultsRoot = resolve(env.RESULTS_DIR ?? join(projectDir, 'results'));
+  const file = readScenarioFile();
+  const profile = resolveProfile(file, env.PROFILE ?? 'full');
+  const models = selectModels(file, env.MODELS);
+  const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
+
+  const docker = connectDocker();
+  const engine = await engineInfo(docker).catch((err: unknown) => {
+    throw new Error(`cannot reach Docker's Engine API (is /var/run/docker.sock mounted?): ${String(err)}`);
+  });
+  const ownProject = await ownComposeProject(docker, hostname());
+  const inCompose = ownProject !== undefined;
+  const project = env.COMPOSE_PROJECT_NAME ?? ownProject ?? basename(hostProjectDir).toLowerCase().replace(/[^a-z0-9_-]/g, '');
+  const leftovers = await removeLeftoverK6(docker);
+  if (leftovers > 0) log(`removed ${leftovers} k6 container(s) an interrupted run left behind`);
+  try {
+    await docker.getImage(K6_IMAGE).inspect();
+  } catch {
+    throw new Error(`the k6 image ${K6_IMAGE} is not present: docker pull ${K6_IMAGE}`);
+  }
+
+  const containers = {} as Record<ModelName, ServiceContainer>;
+  for (const model of models) {
+    const found = await findService(docker, project, model);
+    if (found === undefined) throw new Error(`no running container for service "${model}" in compose project "${project}": run \`make up\` first`);
+    containers[model] = found;
+  }
+  const dbContainer = await findService(docker, project, 'db');
+  if (profile.levels.some((l) => l.target === 'proxy') && (await findService(docker, project, 'proxy')) === undefined) {
+    throw new Error(`the profile sends load through the proxy but compose project "${project}" has no running "proxy"`);
+  }
+
+  const password = env.DB_PASSWORD ?? env.POSTGRES_PASSWORD;
+  if (password === undefined || password === '') throw new Error('DB_PASSWORD (or POSTGRES_PASSWORD, from .env) is required to read pg_stat_statements');
+  const db = new Database({
+    host: env.DB_HOST ?? (inCompose ? 'db' : '127.0.0.1'),
+    port: Number(env.DB_PORT ?? 5432),
+    user: env.DB_USER ?? env.POSTGRES_USER ?? 'benchmarkdbuser',
+    password,
+    database: env.DB_NAME ?? env.POSTGRES_DB ?? 'hello_world',
+  });
+  const pgSettings = await db.settings();
+  await db.resetStatements();
+
+  const startedAt = new Date();
+  const runDirName = `${utcStamp(startedAt)}-${profile.name}`;
+  const resultsDir = join(resultsRoot, runDirName);
+  for (const sub of ['raw', 'samples', 'charts']) mkdirSync(join(resultsDir, sub), { recursive: true });
+  const modelUrl = (model: ModelName) => (inCompose ? `http://${model}:3000` : `http://127.0.0.1:${HOST_PORTS[model]}`);
+  const targetUrl = (model: ModelName, level: Level) => (level.target === 'proxy' ? `http://proxy:8080/${model}/db` : `http://${model}:3000/db`);
+  const claimedCpus = numberOrNull(env.MODEL_CPUS);
+  const claimedMemoryBytes = parseBytes(env.MODEL_MEMORY);
+
+  log(`profile ${profile.name}: ${models.join(', ')}; ${profile.levels.map((l) => l.name).join(', ')}; results in ${resultsDir}`);
+  log(`host ${engine.cpus} cores, ${Math.round(engine.memoryBytes / 2 ** 30)} GiB; model containers claimed ${claimedCpus ?? 'as declared'} CPUs, ${env.MODEL_MEMORY ?? 'as declared'} memory${env.MODEL_CPUS_REQUESTED && claimedCpus !== null && Number(env.MODEL_CPUS_REQUESTED) > claimedCpus ? ` (clamped from ${env.MODEL_CPUS_REQUESTED}: the host has ${engine.cpus} cores)` : ''}`);
+
+  const runner = new Runner(docker, db, {
+    profile, models, resultsDir, runId: runDirName, modelUrl, targetUrl, containers, db: dbContainer,
+    hostScriptsDir: join(hostProjectDir, 'loadtests', 'k6'), claimedCpus, claimedMemoryBytes, log,
+  });
+  const stop = () => {
+    log('interrupted: removing k6 containers');
+    void removeLeftoverK6(docker).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await runner.runAll();
+  } finally {
+    await db.close();
+  }
+
+  const containerEvidence: Record<string, unknown> = {};
+  for (const model of models) {
+    const evidence = await fetchEvidence(modelUrl(model), 5000);
+    const state = await docker.getContainer(containers[model].id).inspect().catch(() => undefined);
+    containerEvidence[model] = {
+      container: containers[model].name,
+      image: state?.Config.Image,
+      declared: { nanoCpus: state?.HostConfig.NanoCpus, cpuQuota: state?.HostConfig.CpuQuota, cpuPeriod: state?.HostConfig.CpuPeriod, memory: state?.HostConfig.Memory, pidsLimit: state?.HostConfig.PidsLimit },
+      cgroup: evidence?.cgroup ?? null,
+      units: evidence?.units ?? null,
+      db: evidence?.db ?? null,
+      node: (evidence as { node?: string } | undefined)?.node ?? null,
+    };
+  }
+  const environment: Environment = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    profile: profile.name,
+    models,
+    host: { cores: engine.cpus, memoryBytes: engine.memoryBytes, os: engine.os, kernel: engine.kernel, dockerVersion: engine.serverVersion, cgroupVersion: engine.cgroupVersion },
+    modelCpus: claimedCpus ?? runner.rows[0]?.limits.cgroupCpus ?? null,
+    modelMemoryBytes: claimedMemoryBytes ?? runner.rows[0]?.limits.cgroupMemoryBytes ?? null,
+    modelCpusRequested: numberOrNull(env.MODEL_CPUS_REQUESTED),
+    containers: containerEvidence,
+    versions: { runnerNode: process.version, k6: K6_IMAGE, postgres: pgSettings.version, docker: engine.serverVersion },
+    gitCommit: env.GIT_COMMIT ?? 'unknown',
+    k6Image: K6_IMAGE,
+    postgres: { version: pgSettings.version, maxConnections: pgSettings.maxConnections },
+  };
+  const written = await writeReport(resultsDir, profile, environment, runner.rows);
+  pointLatest(resultsRoot, runDirName);
+  log(`done: ${written.report}`);
+  for (const line of written.summary) console.log(`  ${line}`);
+  if (written.invalid > 0) log(`${written.invalid} row(s) invalid: the reasons are in the report`);
+  return 0;
+}
+
+if (process.argv[1] !== undefined && existsSync(process.argv[1]) && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  main().then((code) => process.exit(code), (err: unknown) => {
+    console.error(`make load could not run: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}

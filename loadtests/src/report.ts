@@ -1,0 +1,142 @@
+// report.md: the seed's claim beside what this hardware did, per model and per level, with validity.
+import type { Chart } from './charts.ts';
+import type { Judged, Row } from './row.ts';
+import type { Profile } from './scenarios.ts';
+import { SEED, observedBottleneck, verdictFor } from './seed.ts';
+import { judgeValidity } from './validity.ts';
+
+export interface Environment {
+  startedAt: string;
+  finishedAt: string;
+  profile: string;
+  models: string[];
+  host: { cores: number; memoryBytes: number; os: string; kernel: string; dockerVersion: string; cgroupVersion: string };
+  /** MODEL_CPUS / MODEL_MEMORY the containers were started with, and what the host clamped. */
+  modelCpus: number | null;
+  modelMemoryBytes: number | null;
+  modelCpusRequested: number | null;
+  containers: Record<string, unknown>;
+  versions: Record<string, string>;
+  gitCommit: string;
+  k6Image: string;
+  postgres: { version: string; maxConnections: number };
+}
+
+export function judgeRows(rows: Row[], env: Pick<Environment, 'host' | 'modelCpus'>): Judged[] {
+  return rows.map((row) => ({
+    ...row,
+    validity: judgeValidity(row, { hostCores: env.host.cores }),
+    bottleneck: observedBottleneck(row, env.host.cores, env.modelCpus),
+    verdict: verdictFor(row),
+  }));
+}
+
+const mb = (bytes: number | null) => (bytes === null ? 'n/a' : `${Math.round(bytes / 1e6)} MB`);
+const ms = (v: number) => (v < 100 ? v.toFixed(1) : v.toFixed(0));
+const pct = (p: number) => (p === 0 ? '0' : p < 0.01 ? '<0.01' : p.toFixed(2));
+const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+function connections(r: Judged): string {
+  const reconnects = r.figures.newConnections > r.figures.vusMax ? ` (${r.figures.newConnections} opened)` : '';
+  const kind = r.level.executor === 'constant-arrival-rate' ? ` @${r.level.rate}/s` : '';
+  return `${r.level.vus}${kind}${r.level.target === 'proxy' ? ' via proxy' : ''}${reconnects}`;
+}
+
+function cpu(r: Judged): string {
+  const avg = r.resources.cpuCoresAvg;
+  const peak = r.resources.cpuCoresPeak;
+  return avg === null ? 'n/a' : `${avg.toFixed(2)} (peak ${peak?.toFixed(2) ?? 'n/a'})`;
+}
+
+function db(r: Judged): string {
+  const peak = r.resources.dbConnectionsPeak;
+  return `${peak ?? 'n/a'}${r.resources.dbConnectionsMax === null ? '' : ` / ${r.resources.dbConnectionsMax}`}`;
+}
+
+function validity(r: Judged): string {
+  return r.validity.valid ? 'valid' : `**invalid**: ${r.validity.reasons.join('; ')}`;
+}
+
+const HEADER = '| model | connections held | req/s ok (offered) | p50 / p90 / p99 ms | errors % / timeouts % | peak memory | CPU cores | DB conns (peak / max) | observed bottleneck | seed claim | verdict | validity |';
+const RULE = '|---|---|---|---|---|---|---|---|---|---|---|---|';
+
+export function rowLine(r: Judged): string {
+  const f = r.figures;
+  const claim = SEED[r.model];
+  return `| ${[
+    r.model,
+    connections(r),
+    `${f.successesPerSecond.toFixed(0)} (${r.offeredRate.toFixed(0)})`,
+    `${ms(f.latencyMs.p50)} / ${ms(f.latencyMs.p90)} / ${ms(f.latencyMs.p99)}`,
+    `${pct(f.errorPercent)} / ${pct(f.timeoutPercent)}`,
+    mb(r.resources.peakMemoryBytes),
+    cpu(r),
+    db(r),
+    r.bottleneck,
+    `${claim.row}: ${claim.memory}, ${claim.at5k} (${claim.bottleneck})`,
+    `${r.verdict.verdict}: ${r.verdict.figure}`,
+    validity(r),
+  ].map(cell).join(' | ')} |`;
+}
+
+/** The top level each model reached in this run: its row in the summary table. */
+export function topRows(rows: Judged[]): Judged[] {
+  const byModel = new Map<string, Judged>();
+  for (const r of rows) {
+    const current = byModel.get(r.model);
+    if (current === undefined || r.level.vus >= current.level.vus) byModel.set(r.model, r);
+  }
+  return [...byModel.values()];
+}
+
+export function renderReport(profile: Profile, env: Environment, rows: Judged[], charts: Chart[]): string {
+  const clamp = env.modelCpusRequested !== null && env.modelCpus !== null && env.modelCpus < env.modelCpusRequested
+    ? `**Limits clamped:** the design gives every model ${env.modelCpusRequested} CPUs; this host has ${env.host.cores} cores, so Docker refuses more and each container ran with **${env.modelCpus} CPUs** — and k6 and Postgres share the same cores. Read absolute figures with that in mind.`
+    : `Each model container ran with ${env.modelCpus ?? 'unlimited'} CPUs and ${mb(env.modelMemoryBytes)} of memory.`;
+  const invalid = rows.filter((r) => !r.validity.valid);
+  const lines = [
+    `# Load report: profile \`${profile.name}\``,
+    '',
+    `${profile.description}`,
+    '',
+    `- Run: ${env.startedAt} to ${env.finishedAt} (UTC), models: ${env.models.join(', ')}`,
+    `- Host: ${env.host.cores} cores, ${mb(env.host.memoryBytes)} memory, ${env.host.os}, kernel ${env.host.kernel}, Docker ${env.host.dockerVersion}, cgroup v${env.host.cgroupVersion}`,
+    `- Model containers: ${env.modelCpus ?? 'n/a'} CPUs, ${mb(env.modelMemoryBytes)} memory each (read back from each container's cgroup: see environment.json)`,
+    `- Load: ${env.k6Image}, one model at a time, a warm-up before each level, pg_stat_statements reset before each measured level; Postgres ${env.postgres.version.split(' ').slice(0, 2).join(' ')}, max_connections ${env.postgres.maxConnections}`,
+    `- Commit: ${env.gitCommit}`,
+    '',
+    clamp,
+    '',
+    'Closed model: each k6 VU holds one keep-alive connection, sends `GET /db?id=N` (one 50 ms statement in Postgres), checks status and body, then thinks; the offered rate is VUs / (think time + 50 ms). A row is **invalid** when k6 dropped iterations or lacked CPU, when the database refused connections or executed a different number of world queries than requests succeeded, or when the container\'s limits are not the ones claimed.',
+    '',
+    '## Per model, at the top level of this run',
+    '',
+    HEADER,
+    RULE,
+    ...topRows(rows).map(rowLine),
+    '',
+    '## Every level',
+    '',
+    HEADER,
+    RULE,
+    ...rows.map(rowLine),
+    '',
+    `## Validity`,
+    '',
+    invalid.length === 0 ? `All ${rows.length} rows are valid.` : `${rows.length - invalid.length} of ${rows.length} rows are valid. Invalid rows:`,
+    ...invalid.map((r) => `- ${r.model} at ${connections(r)}: ${r.validity.reasons.join('; ')}`),
+    '',
+    '## Charts',
+    '',
+    ...charts.map((c) => `- [${c.title}](charts/${c.file})\n\n  ![${c.title}](charts/${c.file})`),
+    '',
+    '## Files',
+    '',
+    '- `raw/<model>-<level>.json`: k6\'s own summary (handleSummary) of each measured level; `raw/<model>-<level>.stderr.txt`: what k6 logged',
+    '- `samples/<model>-<level>.json`: the samples taken while the level ran (Docker stats of the model and of k6, the model\'s /model, Postgres connections, host CPU)',
+    '- `rows.json`: every figure of this report, with validity reasons and verdicts',
+    '- `environment.json`: host, versions, commit, and each container\'s limits as declared and as read from its cgroup',
+    '',
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,223 @@
+// One load run: for each model in turn and each level of the profile, a warm-up, a reset of
+// pg_stat_statements, the measured k6 run with sampling alongside, then the row's figures.
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { renderCharts } from './charts.ts';
+import type { Database } from './database.ts';
+import {
+  K6_IMAGE, StatsStream, containerState, logLinesSince, runK6, type ResourceSample, type ServiceContainer,
+} from './docker.ts';
+import { extractSummary, loadFigures } from './k6-summary.ts';
+import { judgeRows, renderReport, topRows, type Environment } from './report.ts';
+import type { Row } from './row.ts';
+import { Ticker, fetchEvidence, type ModelEvidence, type TickSample } from './sampler.ts';
+import { levelSeconds, offeredRate, type Level, type ModelName, type Profile } from './scenarios.ts';
+
+export interface RunPlan {
+  profile: Profile;
+  models: ModelName[];
+  resultsDir: string;
+  hostScriptsDir: string;
+  runId: string;
+  /** Where the runner reaches a model's /model (compose name or 127.0.0.1 port). */
+  modelUrl: (model: ModelName) => string;
+  /** Where k6, on the compose network, sends its requests. */
+  targetUrl: (model: ModelName, level: Level) => string;
+  containers: Record<ModelName, ServiceContainer>;
+  db: ServiceContainer | undefined;
+  claimedCpus: number | null;
+  claimedMemoryBytes: number | null;
+  log: (line: string) => void;
+}
+
+const K6_SCRIPT = 'db-load.js';
+
+function k6Env(model: ModelName, level: Level, target: string, phase: 'warmup' | 'measure', durationS: number): Record<string, string> {
+  const env: Record<string, string> = {
+    TARGET_URL: target, EXECUTOR: level.executor, VUS: String(level.vus), DURATION: `${durationS}s`,
+    THINK_TIME_S: String(level.thinkTimeS), REQUEST_TIMEOUT: `${level.requestTimeoutS}s`, MODEL: model, LEVEL: level.name, PHASE: phase,
+  };
+  if (level.rate !== undefined) env.RATE = String(level.rate);
+  if (level.maxVus !== undefined) env.MAX_VUS = String(level.maxVus);
+  return env;
+}
+
+const avg = (xs: number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
+const peak = (xs: number[]) => (xs.length === 0 ? null : Math.max(...xs));
+const fmtDuration = (s: number) => (s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`);
+
+/** Drops the first stats frame (it covers the time before the level) and any after k6 ended. */
+function during(samples: ResourceSample[], from: number, to: number): ResourceSample[] {
+  return samples.filter((s) => s.t >= from + 500 && s.t <= to + 1000);
+}
+
+export class Runner {
+  readonly #docker: Docker;
+  readonly #db: Database;
+  readonly #plan: RunPlan;
+  #secondsLeft: number;
+  readonly rows: Row[] = [];
+
+  constructor(docker: Docker, db: Database, plan: RunPlan) {
+    this.#docker = docker;
+    this.#db = db;
+    this.#plan = plan;
+    this.#secondsLeft = plan.models.length * plan.profile.levels.reduce((s, l) => s + levelSeconds(l), 0);
+  }
+
+  async #k6(model: ModelName, level: Level, phase: 'warmup' | 'measure', durationS: number) {
+    const run = await runK6(this.#docker, {
+      network: this.#plan.containers[model].network,
+      hostScriptsDir: this.#plan.hostScriptsDir,
+      script: K6_SCRIPT,
+      env: k6Env(model, level, this.#plan.targetUrl(model, level), phase, durationS),
+      runId: this.#plan.runId,
+      deadlineMs: (durationS + level.requestTimeoutS + 60) * 1000,
+    });
+    try {
+      return { run, summary: extractSummary(run.stdout) };
+    } catch (err) {
+      throw new Error(`k6 (${phase}, ${model} ${level.name}) exited ${run.exitCode} without a summary: ${run.stderr.trim().split('\n').slice(-5).join(' | ')}`, { cause: err });
+    }
+  }
+
+  async runAll(): Promise<void> {
+    const { models, profile } = this.#plan;
+    let index = 0;
+    const total = models.length * profile.levels.length;
+    for (const model of models) {
+      for (const level of profile.levels) {
+        index += 1;
+        await this.#level(model, level, `[${index}/${total}]`);
+      }
+    }
+  }
+
+  async #level(model: ModelName, level: Level, counter: string): Promise<void> {
+    const plan = this.#plan;
+    const log = plan.log;
+    const container = plan.containers[model];
+    const label = `${counter} ${model} ${level.name}`;
+    const rate = offeredRate(level);
+    log(`${label}: ${level.vus} VUs, think ${level.thinkTimeS}s, offered ~${rate.toFixed(0)} req/s, ${level.target}; warm-up ${level.warmupS}s, measure ${level.durationS}s (run: ~${fmtDuration(this.#secondsLeft)} left)`);
+
+    if (level.warmupS > 0) await this.#k6(model, level, 'warmup', level.warmupS);
+    this.#secondsLeft -= level.warmupS;
+
+    const before = await containerState(this.#docker, container.id);
+    const evidenceBefore = await fetchEvidence(plan.modelUrl(model), 5000);
+    await this.#db.resetStatements();
+
+    const start = Date.now();
+    const stats = await StatsStream.open(this.#docker, container.id);
+    let lastPrint = 0;
+    let lastRequests = evidenceBefore?.requestsTotal ?? 0;
+    let lastT = start;
+    const ticker = new Ticker(plan.modelUrl(model), this.#db, (s) => {
+      if (s.t - lastPrint < 5000 || s.evidence === null) return;
+      const elapsed = (s.t - start) / 1000;
+      const reqRate = ((s.evidence.requestsTotal - lastRequests) * 1000) / (s.t - lastT);
+      lastRequests = s.evidence.requestsTotal;
+      lastT = s.t;
+      lastPrint = s.t;
+      const mem = stats.samples.at(-1)?.memoryBytes;
+      log(`${label}: ${fmtDuration(Math.max(0, level.durationS - elapsed))} left of ${level.durationS}s · run ~${fmtDuration(Math.max(0, this.#secondsLeft - elapsed))} left · ${reqRate.toFixed(0)} req/s · in flight ${s.evidence.inFlight.now} · units ${s.evidence.units.alive} · ${mem === undefined ? '' : `${Math.round(mem / 1e6)} MB`}`);
+    });
+    const measured = await this.#k6(model, level, 'measure', level.durationS).finally(() => {
+      ticker.stop();
+      stats.stop();
+    });
+    const hostBusy = ticker.hostBusyPercent();
+    const modelSamples = stats.samples;
+    const end = Date.now();
+    this.#secondsLeft -= level.durationS + 2 * 3;
+
+    const executedQueries = await this.#db.worldQueryCalls();
+    const after = await containerState(this.#docker, container.id);
+    const evidenceAfter = await fetchEvidence(plan.modelUrl(model), 5000);
+    const refusals = plan.db === undefined ? []
+      : await logLinesSince(this.#docker, plan.db.id, Math.floor(start / 1000) - 1, /too many clients|remaining connection slots/i).catch(() => []);
+
+    const figures = loadFigures(measured.summary);
+    const modelStats = during(modelSamples, start, end);
+    const k6Stats = during(measured.run.samples, start, end);
+    const evidences = ticker.samples.map((s) => s.evidence).filter((e): e is ModelEvidence => e !== null);
+    const limitsFrom = evidenceBefore ?? evidenceAfter ?? evidences[0];
+    const appName = limitsFrom?.model ?? model;
+    const dbPeak = peak(ticker.samples.flatMap((s: TickSample) => (s.dbConnections === null ? [] : [s.dbConnections[appName] ?? 0])));
+    const oomBefore = evidenceBefore?.cgroup.oomKills ?? 0;
+    const oomAfter = evidenceAfter?.cgroup.oomKills ?? oomBefore;
+
+    const fileBase = `${model}-${level.name}`;
+    const row: Row = {
+      model, level, offeredRate: rate, figures,
+      executedQueries,
+      resources: {
+        peakMemoryBytes: peak(modelStats.map((s) => s.memoryBytes)),
+        peakRssBytes: peak(evidences.map((e) => e.memory.rssBytes)),
+        cpuCoresAvg: avg(modelStats.map((s) => s.cpuCores)),
+        cpuCoresPeak: peak(modelStats.map((s) => s.cpuCores)),
+        k6CpuCoresAvg: avg(k6Stats.map((s) => s.cpuCores)),
+        k6CpuCoresPeak: peak(k6Stats.map((s) => s.cpuCores)),
+        k6PeakMemoryBytes: peak(k6Stats.map((s) => s.memoryBytes)),
+        hostBusyPercent: hostBusy,
+        unitsAlivePeak: peak(evidences.map((e) => e.units.alive)),
+        unitsStarted: evidenceAfter?.units.started ?? null,
+        processesPeak: peak(evidences.map((e) => e.memory.processes)),
+        inFlightPeak: peak(evidences.map((e) => e.inFlight.now)),
+        dbConnectionsPeak: dbPeak,
+        dbConnectionsMax: limitsFrom === undefined ? null : limitsFrom.db.maxConnections ?? limitsFrom.db.poolMaxPerUnit * limitsFrom.db.pools,
+        restarts: after.restartCount - before.restartCount,
+        oomKills: Math.max(0, oomAfter - oomBefore) + (after.oomKilled && !before.oomKilled ? 1 : 0),
+        dbRefusals: refusals.length,
+        modelProbeFailures: ticker.samples.filter((s) => s.evidence === null).length,
+      },
+      limits: {
+        claimedCpus: plan.claimedCpus,
+        claimedMemoryBytes: plan.claimedMemoryBytes,
+        declaredCpus: after.declaredCpus,
+        declaredMemoryBytes: after.declaredMemoryBytes,
+        cgroupCpus: limitsFrom?.cgroup.cpuQuotaCores ?? null,
+        cgroupMemoryBytes: limitsFrom?.cgroup.memoryLimitBytes ?? null,
+      },
+      files: { k6: `raw/${fileBase}.json`, samples: `samples/${fileBase}.json` },
+    };
+    this.rows.push(row);
+    writeFileSync(join(plan.resultsDir, row.files.k6), JSON.stringify(measured.summary, null, 2));
+    writeFileSync(join(plan.resultsDir, `raw/${fileBase}.stderr.txt`), measured.run.stderr);
+    writeFileSync(join(plan.resultsDir, row.files.samples), JSON.stringify({
+      model, level, start, end, k6ExitCode: measured.run.exitCode,
+      containerBefore: before, containerAfter: after, evidenceBefore, evidenceAfter,
+      modelStats: modelSamples, k6Stats: measured.run.samples, ticks: ticker.samples, dbRefusals: refusals,
+    }, null, 2));
+    log(`${label}: ${figures.successesPerSecond.toFixed(0)} ok/s, p50 ${figures.latencyMs.p50.toFixed(1)} ms, p99 ${figures.latencyMs.p99.toFixed(1)} ms, errors ${figures.errorPercent.toFixed(2)}%, queries ${executedQueries}/${figures.succeeded} ok, peak ${row.resources.peakMemoryBytes === null ? 'n/a' : Math.round(row.resources.peakMemoryBytes / 1e6)} MB, k6 CPU ${row.resources.k6CpuCoresAvg?.toFixed(2) ?? 'n/a'}`);
+  }
+}
+
+/** Writes report.md, the charts, rows.json and environment.json; points results/latest at the run. */
+export async function writeReport(resultsDir: string, profile: Profile, env: Environment, rows: Row[]): Promise<{ report: string; invalid: number; summary: string[] }> {
+  const judged = judgeRows(rows, env);
+  const charts = await renderCharts(judged);
+  mkdirSync(join(resultsDir, 'charts'), { recursive: true });
+  for (const chart of charts) writeFileSync(join(resultsDir, 'charts', chart.file), chart.svg);
+  const report = renderReport(profile, env, judged, charts);
+  writeFileSync(join(resultsDir, 'report.md'), report);
+  writeFileSync(join(resultsDir, 'rows.json'), JSON.stringify(judged, null, 2));
+  writeFileSync(join(resultsDir, 'environment.json'), JSON.stringify(env, null, 2));
+  const summary = topRows(judged).map((r) => `${r.model.padEnd(10)} ${String(r.level.vus).padStart(5)} conns  ${r.figures.successesPerSecond.toFixed(0).padStart(6)} ok/s  p50 ${r.figures.latencyMs.p50.toFixed(1).padStart(7)} ms  errors ${r.figures.errorPercent.toFixed(2).padStart(6)}%  ${r.verdict.verdict.padEnd(9)} ${r.validity.valid ? 'valid' : `INVALID: ${r.validity.reasons.join('; ')}`}`);
+  return { report: join(resultsDir, 'report.md'), invalid: judged.filter((r) => !r.validity.valid).length, summary };
+}
+
+/** results/latest -> the newest run (a relative symlink; a small file where symlinks fail). */
+export function pointLatest(resultsRoot: string, runDirName: string): void {
+  const latest = join(resultsRoot, 'latest');
+  rmSync(latest, { force: true, recursive: false });
+  try {
+    symlinkSync(runDirName, latest);
+  } catch {
+    writeFileSync(latest, `${runDirName}\n`);
+  }
+}
+
+export { K6_IMAGE };

@@ -1,0 +1,58 @@
+// When a row is not a measurement of the model (docs: shared notes, benchmark method).
+// Each rule gives a reason the report prints; any reason makes the row invalid.
+import type { Row, Validity } from './row.ts';
+
+export interface HostFacts {
+  /** Cores k6 can use at most (the host's, k6 runs unlimited). */
+  hostCores: number;
+}
+
+/** k6 using this share of every core, or the host this busy, means the generator was the cap. */
+export const K6_SATURATED_SHARE = 0.85;
+export const HOST_SATURATED_PERCENT = 97;
+/** CPU quotas are set in 1/100 cores by Docker and read back from cgroup in microseconds. */
+const CPU_TOLERANCE = 0.01;
+
+const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+
+function limitsReasons(row: Row): string[] {
+  const l = row.limits;
+  const reasons: string[] = [];
+  if (l.cgroupCpus === null && l.cgroupMemoryBytes === null) {
+    return ['the container\'s limits could not be read from its cgroup (/model did not answer)'];
+  }
+  const cpusDiffer = (a: number | null, b: number | null) => (a === null) !== (b === null) || (a !== null && b !== null && Math.abs(a - b) > CPU_TOLERANCE);
+  const show = (v: number | null, unit: (n: number) => string) => (v === null ? 'unlimited' : unit(v));
+  if (l.claimedCpus !== null && cpusDiffer(l.claimedCpus, l.cgroupCpus)) {
+    reasons.push(`CPU limit is ${show(l.cgroupCpus, (n) => `${n} cores`)} in the container's cgroup, the report claims ${l.claimedCpus}`);
+  } else if (cpusDiffer(l.declaredCpus, l.cgroupCpus)) {
+    reasons.push(`CPU limit is ${show(l.cgroupCpus, (n) => `${n} cores`)} in the container's cgroup, Docker declared ${show(l.declaredCpus, (n) => `${n} cores`)}`);
+  }
+  if (l.claimedMemoryBytes !== null && l.cgroupMemoryBytes !== l.claimedMemoryBytes) {
+    reasons.push(`memory limit is ${show(l.cgroupMemoryBytes, mb)} in the container's cgroup, the report claims ${mb(l.claimedMemoryBytes)}`);
+  } else if (l.declaredMemoryBytes !== l.cgroupMemoryBytes) {
+    reasons.push(`memory limit is ${show(l.cgroupMemoryBytes, mb)} in the container's cgroup, Docker declared ${show(l.declaredMemoryBytes, mb)}`);
+  }
+  return reasons;
+}
+
+export function judgeValidity(row: Row, host: HostFacts): Validity {
+  const reasons: string[] = [];
+  const f = row.figures;
+  const r = row.resources;
+  if (f.requests === 0) reasons.push('k6 completed no request');
+  if (f.droppedIterations > 0) {
+    reasons.push(`k6 dropped ${f.droppedIterations} iterations: the generator had no free VU for the rate asked`);
+  }
+  if (r.k6CpuCoresAvg !== null && r.k6CpuCoresAvg >= K6_SATURATED_SHARE * host.hostCores) {
+    reasons.push(`k6 was CPU-saturated: ${r.k6CpuCoresAvg.toFixed(2)} of ${host.hostCores} cores on average`);
+  } else if (r.hostBusyPercent !== null && r.hostBusyPercent >= HOST_SATURATED_PERCENT) {
+    reasons.push(`the host's CPUs were ${r.hostBusyPercent.toFixed(0)}% busy: k6 competed with the model and Postgres for CPU`);
+  }
+  if (r.dbRefusals > 0) reasons.push(`the database refused ${r.dbRefusals} connections (too many clients)`);
+  if (row.executedQueries !== f.succeeded) {
+    reasons.push(`the database executed ${row.executedQueries} world queries for ${f.succeeded} successful requests (must be equal)`);
+  }
+  reasons.push(...limitsReasons(row));
+  return { valid: reasons.length === 0, reasons };
+}

@@ -1,0 +1,177 @@
+// The runner's pure parts on REAL k6 output (fixtures captured by running loadtests/k6/db-load.js
+// with k6 v1.8.1 against the event-loop service): summary parsing, validity, verdicts, report, charts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { extractSummary, loadFigures } from '../src/k6-summary.ts';
+import { judgeValidity } from '../src/validity.ts';
+import { verdictFor } from '../src/seed.ts';
+import { judgeRows, renderReport } from '../src/report.ts';
+import { renderCharts } from '../src/charts.ts';
+import { pointLatest, writeReport } from '../src/runner.ts';
+import type { Environment } from '../src/report.ts';
+import type { Row } from '../src/row.ts';
+import { levelName, offeredRate, readScenarioFile, resolveProfile, selectModels, type Level, type ModelName } from '../src/scenarios.ts';
+import { parseBytes } from '../src/main.ts';
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+
+// How each fixture was produced (the k6 environment given to db-load.js).
+const FIXTURES = {
+  closed50: { file: 'k6-eventloop-50vus.stdout', level: { executor: 'constant-vus', vus: 50, thinkTimeS: 0.2, warmupS: 0, durationS: 6, target: 'direct', requestTimeoutS: 10 } },
+  dropped: { file: 'k6-eventloop-rate400-dropped.stdout', level: { executor: 'constant-arrival-rate', vus: 5, maxVus: 10, rate: 400, thinkTimeS: 0, warmupS: 0, durationS: 5, target: 'direct', requestTimeoutS: 10 } },
+  errors503: { file: 'k6-eventloop-pool2-503s.stdout', level: { executor: 'constant-vus', vus: 60, thinkTimeS: 0.1, warmupS: 0, durationS: 5, target: 'direct', requestTimeoutS: 10 } },
+} as const;
+
+const HOST = { hostCores: 2 };
+const GIB4 = 4 * 2 ** 30;
+
+function rowFrom(key: keyof typeof FIXTURES, model: ModelName = 'eventloop', change: (row: Row) => void = () => undefined): Row {
+  const { file, level: settings } = FIXTURES[key];
+  const level: Level = { ...settings, name: levelName(settings) };
+  const figures = loadFigures(extractSummary(fixture(file)));
+  const row: Row = {
+    model, level, offeredRate: offeredRate(level), figures,
+    executedQueries: figures.succeeded,
+    resources: {
+      peakMemoryBytes: 61e6, peakRssBytes: 58e6, cpuCoresAvg: 0.3, cpuCoresPeak: 0.5, k6CpuCoresAvg: 0.2, k6CpuCoresPeak: 0.3, k6PeakMemoryBytes: 40e6,
+      hostBusyPercent: 40, unitsAlivePeak: 1, unitsStarted: 1, processesPeak: 1, inFlightPeak: 12, dbConnectionsPeak: 12, dbConnectionsMax: 100,
+      restarts: 0, oomKills: 0, dbRefusals: 0, modelProbeFailures: 0,
+    },
+    limits: { claimedCpus: 2, claimedMemoryBytes: GIB4, declaredCpus: 2, declaredMemoryBytes: GIB4, cgroupCpus: 2, cgroupMemoryBytes: GIB4 },
+    files: { k6: 'raw/x.json', samples: 'samples/x.json' },
+  };
+  change(row);
+  return row;
+}
+
+const ENV: Environment = {
+  startedAt: '2026-11-23T19:00:00.000Z', finishedAt: '2026-11-23T19:03:00.000Z', profile: 'test', models: ['eventloop', 'prefork'],
+  host: { cores: 2, memoryBytes: 24e9, os: 'Debian', kernel: '6.1', dockerVersion: '20.10', cgroupVersion: '2' },
+  modelCpus: 2, modelMemoryBytes: GIB4, modelCpusRequested: 4, containers: {}, versions: {}, gitCommit: 'abc123', k6Image: 'grafana/k6:1.8.1',
+  postgres: { version: 'PostgreSQL 15.x on x86_64', maxConnections: 2000 },
+};
+
+test('the summary k6 printed is parsed into the row figures', () => {
+  const f = loadFigures(extractSummary(fixture(FIXTURES.closed50.file)));
+  assert.equal(f.requests, 1058);
+  assert.equal(f.succeeded, 1058);
+  assert.equal(f.errorPercent, 0);
+  assert.equal(f.droppedIterations, 0);
+  assert.equal(f.newConnections, 50, 'one keep-alive connection per VU');
+  assert.equal(f.vusMax, 50);
+  assert.ok(f.latencyMs.p50 >= 50, `p50 ${f.latencyMs.p50} is at least the 50 ms floor`);
+  assert.ok(f.latencyMs.p50 <= f.latencyMs.p90 && f.latencyMs.p90 <= f.latencyMs.p99);
+  assert.ok(Math.abs(f.requestsPerSecond - 168.4) < 0.1);
+});
+
+test('failed requests are counted from the checks, 503s and dropped iterations from their metrics', () => {
+  const errors = loadFigures(extractSummary(fixture(FIXTURES.errors503.file)));
+  assert.equal(errors.requests, 1390);
+  assert.equal(errors.succeeded, 175);
+  assert.equal(errors.unavailable503, 1215);
+  assert.ok(Math.abs(errors.errorPercent - (100 * 1215) / 1390) < 1e-9);
+  const dropped = loadFigures(extractSummary(fixture(FIXTURES.dropped.file)));
+  assert.equal(dropped.droppedIterations, 1331);
+});
+
+test('output without a summary is an error, not an empty row', () => {
+  assert.throws(() => extractSummary('k6 crashed before the end\n'), /no summary/);
+});
+
+test('a clean row is valid', () => {
+  assert.deepEqual(judgeValidity(rowFrom('closed50'), HOST), { valid: true, reasons: [] });
+});
+
+test('dropped iterations make a row invalid', () => {
+  const v = judgeValidity(rowFrom('dropped'), HOST);
+  assert.equal(v.valid, false);
+  assert.match(v.reasons.join(), /k6 dropped 1331 iterations/);
+});
+
+test('a query count that differs from the successful requests makes a row invalid', () => {
+  const v = judgeValidity(rowFrom('closed50', 'eventloop', (r) => { r.executedQueries = r.figures.succeeded + 3; }), HOST);
+  assert.equal(v.valid, false);
+  assert.match(v.reasons.join(), /executed 1061 world queries for 1058 successful requests/);
+});
+
+test('limits other than the claimed ones make a row invalid', () => {
+  const cpu = judgeValidity(rowFrom('closed50', 'eventloop', (r) => { r.limits.cgroupCpus = 1; }), HOST);
+  assert.equal(cpu.valid, false);
+  assert.match(cpu.reasons.join(), /CPU limit is 1 cores in the container's cgroup, the report claims 2/);
+  const memory = judgeValidity(rowFrom('closed50', 'eventloop', (r) => { r.limits.cgroupMemoryBytes = null; }), HOST);
+  assert.match(memory.reasons.join(), /memory limit is unlimited/);
+  const unread = judgeValidity(rowFrom('closed50', 'eventloop', (r) => { r.limits.cgroupCpus = null; r.limits.cgroupMemoryBytes = null; }), HOST);
+  assert.match(unread.reasons.join(), /could not be read/);
+});
+
+test('a saturated generator, or a refusing database, makes a row invalid', () => {
+  const k6 = judgeValidity(rowFrom('closed50', 'eventloop', (r) => { r.resources.k6CpuCoresAvg = 1.9; }), HOST);
+  assert.match(k6.reasons.join(), /k6 was CPU-saturated: 1.90 of 2 cores/);
+  const db = judgeValidity(rowFrom('closed50', 'eventloop', (r) => { r.resources.dbRefusals = 4; }), HOST);
+  assert.match(db.reasons.join(), /refused 4 connections/);
+});
+
+test('verdicts hold the row against the seed claim with the figure', () => {
+  const failing = verdictFor(rowFrom('errors503'));
+  assert.equal(failing.verdict, 'refuted', 'event loop with 87% errors does not "handle all"');
+  assert.match(failing.figure, /errors 87\.4%/);
+  const forking = verdictFor(rowFrom('errors503', 'forking'));
+  assert.equal(forking.verdict, 'confirmed', 'process-per-request failing is what the seed says');
+  const prefork = verdictFor(rowFrom('closed50', 'prefork'));
+  assert.equal(prefork.verdict, 'differs', 'offered rate below the cap cannot confirm "capped at 100"');
+  assert.match(prefork.figure, /below the cap's 2000\/s/);
+});
+
+test('scenarios: profiles resolve, smoke stays under 3 minutes for all models, unknown names are refused', () => {
+  const file = readScenarioFile();
+  const models = selectModels(file, '');
+  assert.equal(models.length, 6);
+  const smoke = resolveProfile(file, 'smoke');
+  const perModel = smoke.levels.reduce((s, l) => s + l.warmupS + l.durationS + 2 * 3, 0);
+  assert.ok(perModel * models.length < 150, `smoke load time ${perModel * models.length}s leaves room for start-up in 3 minutes`);
+  const full = resolveProfile(file, 'full');
+  assert.deepEqual(full.levels.map((l) => l.vus), [100, 500, 1000, 2000, 5000]);
+  assert.ok(full.levels.every((l) => l.thinkTimeS > 0 && l.executor === 'constant-vus'));
+  assert.throws(() => resolveProfile(file, 'huge'), /unknown PROFILE "huge"/);
+  assert.throws(() => selectModels(file, 'eventloop,nodejs'), /unknown MODELS nodejs/);
+  assert.deepEqual(selectModels(file, 'prefork, eventloop'), ['eventloop', 'prefork']);
+  assert.ok(Math.abs(offeredRate(full.levels[4]!) - 5000 / 1.05) < 1e-9);
+  assert.equal(parseBytes('4g'), 4 * 2 ** 30);
+  assert.equal(parseBytes('512m'), 512 * 2 ** 20);
+});
+
+test('the report has the per-model table with claims, verdicts and validity for every row', () => {
+  const rows = judgeRows([rowFrom('closed50'), rowFrom('dropped', 'prefork')], ENV);
+  const md = renderReport(resolveProfile(readScenarioFile(), 'smoke'), ENV, rows, [{ file: 'latency.svg', title: 'Latency', svg: '' }]);
+  assert.match(md, /Limits clamped:.*4 CPUs.*2 cores.*\*\*2 CPUs\*\*/);
+  const tableRows = md.split('\n').filter((l) => l.startsWith('| eventloop') || l.startsWith('| prefork'));
+  assert.equal(tableRows.length, 4, 'two models in the summary and in every-level tables');
+  for (const line of tableRows) assert.match(line, /\| (valid|\*\*invalid\*\*: .+) \|$/);
+  assert.match(md, /\| eventloop \| 50 \| 168 \(200\) \| 68\.3 \/ 121 \/ 531 \| 0 \/ 0 \| 61 MB \|/);
+  assert.match(md, /event loop: ~50 MB, handles all 5K/);
+  assert.match(md, /prefork at 5 @400\/s: k6 dropped 1331 iterations/);
+  assert.match(md, /\(charts\/latency\.svg\)/);
+});
+
+test('charts render to SVG files and the report links them; results/latest points at the run', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'loadtests-report-'));
+  try {
+    const runDir = join(root, '20261123T190000Z-test');
+    const rows = [rowFrom('closed50'), rowFrom('errors503', 'forking', (r) => { r.level = { ...r.level, vus: 100, name: '100vus' }; })];
+    const charts = await renderCharts(judgeRows(rows, ENV));
+    assert.deepEqual(charts.map((c) => c.file), ['latency.svg', 'memory.svg', 'errors.svg']);
+    for (const c of charts) assert.match(c.svg, /^<svg[^>]+xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    const written = await writeReport(runDir, resolveProfile(readScenarioFile(), 'smoke'), ENV, rows);
+    assert.deepEqual(readdirSync(join(runDir, 'charts')).sort(), ['errors.svg', 'latency.svg', 'memory.svg']);
+    assert.ok(existsSync(join(runDir, 'rows.json')) && existsSync(join(runDir, 'environment.json')));
+    assert.match(readFileSync(written.report, 'utf8'), /!\[Peak memory vs connections\]\(charts\/memory\.svg\)/);
+    assert.equal(written.invalid, 0);
+    pointLatest(root, '20261123T190000Z-test');
+    assert.ok(existsSync(join(root, 'latest', 'report.md')), 'results/latest leads to the newest report');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
