@@ -20,7 +20,15 @@ interface Endpoint {
 }
 
 /** Wraps a MessagePort/Worker (postMessage) or a process/ChildProcess/cluster.Worker (send). */
-export function toChannel(endpoint: Endpoint & { postMessage?: (m: unknown) => void; send?: (m: unknown) => unknown; connected?: boolean }): Channel {
+// Method syntax (not property syntax) for send: its parameter is then checked bivariantly,
+// so a ChildProcess, whose send takes a Serializable, is accepted too.
+interface Sender {
+  postMessage?(message: unknown): void;
+  send?(message: unknown): unknown;
+  connected?: boolean;
+}
+
+export function toChannel(endpoint: Endpoint & Sender): Channel {
   return {
     send(message) {
       if (endpoint.postMessage) endpoint.postMessage(message);

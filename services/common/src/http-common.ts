@@ -1,10 +1,10 @@
 // What both HTTP adapters do the same way: count the request, stamp identity headers,
 // and answer parser-level errors (oversized headers, Slowloris timeouts) with JSON.
-import type { RequestListener, ServerResponse } from 'node:http';
+import { STATUS_CODES, type RequestListener, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ServiceConfig } from './config.ts';
 import type { ServiceApp } from './routes.ts';
-import { errorReply } from './reply.ts';
+import { errorReply, type Reply } from './reply.ts';
 import type { Identity } from './identity.ts';
 
 /** The path of a request target, without the query. */
@@ -43,6 +43,21 @@ const CLIENT_ERROR_STATUS: Record<string, number> = {
   ERR_HTTP_HEADERS_TIMEOUT: 408,
 };
 
+/**
+ * Writes a whole HTTP/1.1 response straight onto a socket that no HTTP server owns (a
+ * parser-level error, or a connection a supervisor turns away), then closes it.
+ */
+export function writeRawReply(socket: Duplex, reply: Reply, identity: Identity): void {
+  const head = [
+    `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? 'Error'}`,
+    `content-type: ${reply.contentType}`,
+    `content-length: ${Buffer.byteLength(reply.body)}`,
+    ...Object.entries({ ...reply.headers, ...identity.headers }).map(([k, v]) => `${k}: ${v}`),
+    'connection: close',
+  ];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${reply.body}`);
+}
+
 /** node:http's 'clientError': answer with a JSON error (never a bare close), then close. */
 export function answerClientError(identity: Identity, err: Error & { code?: string }, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {
@@ -50,15 +65,8 @@ export function answerClientError(identity: Identity, err: Error & { code?: stri
     return;
   }
   const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? 400;
-  const reply = errorReply(status, status === 408 ? 'request_timeout' : status === 431 ? 'headers_too_large' : 'bad_request', `the request could not be read (${err.code ?? err.message})`);
-  const head = [
-    `HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}`,
-    `content-type: ${reply.contentType}`,
-    `content-length: ${Buffer.byteLength(reply.body)}`,
-    ...Object.entries(identity.headers).map(([k, v]) => `${k}: ${v}`),
-    'connection: close',
-  ];
-  socket.end(`${head.join('\r\n')}\r\n\r\n${reply.body}`);
+  const error = status === 408 ? 'request_timeout' : status === 431 ? 'headers_too_large' : 'bad_request';
+  writeRawReply(socket, errorReply(status, error, `the request could not be read (${err.code ?? err.message})`), identity);
 }
 
 /** Timeouts for node:http (also passed to fastify's server). */

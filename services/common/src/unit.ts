@@ -1,0 +1,16 @@
+// The part of the shared core a unit needs when it runs in its own process or thread
+// (a prefork worker, a forked child, a thread): everything except the supervisor's
+// fastify and prom-client. Each module a unit loads is paid again in every unit's memory.
+export * from './config.ts';
+export * from './db.ts';
+export * from './reply.ts';
+export * from './identity.ts';
+export * from './routes.ts';
+export * from './channel.ts';
+export * from './logger.ts';
+export * from './shutdown.ts';
+export * from './main.ts';
+export * from './http-common.ts';
+export * from './node-http.ts';
+export * from './blocking.ts';
+export * from './handed-connection.ts';
