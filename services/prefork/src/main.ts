@@ -1,0 +1,58 @@
+// Prefork: a master process and POOL_SIZE worker processes started ahead of time. The
+// master only accepts: each connection waits, paused, in the master's queue until a
+// worker says it is idle, and then belongs to that worker alone until it closes. A
+// worker runs its query BLOCKING, so in-flight requests can never exceed POOL_SIZE.
+// With POOL_SIZE=1 this is the single-threaded blocking server ('blocking').
+import { createServer, type Socket } from 'node:net';
+import { once } from 'node:events';
+import {
+  Recorder, createLogger, errorReply, identify, onShutdownSignal, runService, writeRawReply,
+} from '@models/common';
+import { IdleDispatcher } from './dispatcher.ts';
+import { loadPreforkSettings } from './settings.ts';
+import { WorkerPool, type PreforkWorker } from './workers.ts';
+
+runService(async () => {
+  const { model, config, poolSize, queueMax, workerExecArgv, compileCacheDir } = loadPreforkSettings(process.env);
+  const log = createLogger(config.logLevel, model);
+  const identity = identify(model);
+  let rejected = 0;
+  const turnAway = (socket: Socket, error: string, why: string) => {
+    socket.resume(); // read what the client sent, so that closing is a FIN, not a reset that could lose the reply
+    writeRawReply(socket, errorReply(503, error, why, { 'retry-after': '1' }), identity);
+    setTimeout(() => socket.destroy(), 2_000).unref();
+  };
+  const dispatcher: IdleDispatcher<PreforkWorker> = new IdleDispatcher(queueMax, {
+    hand: (worker, socket) => workers.hand(worker, socket, (s) => dispatcher.accept(s)),
+    reject: (socket) => {
+      rejected += 1;
+      turnAway(socket, 'overloaded', `all ${poolSize} workers are busy and ${queueMax} connections are waiting`);
+    },
+  });
+  const recorder: Recorder = new Recorder(model, () => ({
+    unitKind: 'process', unitsAlive: workers.alive, unitsStarted: workers.started, unitsLimit: poolSize,
+    pids: [process.pid, ...workers.pids()],
+    db: { poolMaxPerUnit: config.db.poolMax, pools: workers.alive },
+    extra: { queued: dispatcher.queued, queueMax, idleWorkers: dispatcher.idleWorkers, busyWorkers: workers.busy, rejected503: rejected },
+  }));
+  const workers: WorkerPool = new WorkerPool({
+    entry: new URL('./worker.ts', import.meta.url), execArgv: workerExecArgv, compileCacheDir, size: poolSize, recorder, log,
+    onIdle: (worker) => dispatcher.workerIdle(worker),
+    onGone: (worker) => dispatcher.forget(worker),
+  });
+  await workers.start();
+
+  const server = createServer({ pauseOnConnect: true }, (socket) => {
+    socket.on('error', () => socket.destroy()); // a client that resets while it waits in the queue
+    dispatcher.accept(socket);
+  });
+  server.listen({ host: config.host, port: config.port });
+  await once(server, 'listening');
+  log.info({ address: server.address(), poolSize, queueMax, workerExecArgv }, 'listening');
+
+  onShutdownSignal(log, config.shutdownTimeoutMs, async () => {
+    server.close(); // stop accepting
+    for (const socket of dispatcher.takeQueued()) turnAway(socket, 'shutting_down', 'the service is shutting down');
+    await workers.drain(); // each worker finishes its request, closes its connection and exits
+  });
+});

@@ -1,0 +1,68 @@
+// Is it really a prefork pool? At most POOL_SIZE requests in flight, the rest queued
+// (not failed), a bounded queue that answers 503 beyond its bound, dead workers
+// replaced, and the Slowloris timeout working on sockets handed in by the master.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Evidence } from '@models/common';
+import { get, startService, startTestDatabase, waitFor, type RunningService, type TestDatabase } from '@models/common/testing';
+
+const ENTRY = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const DELAY_MS = 500;
+let db: TestDatabase;
+
+before(async () => {
+  db = await startTestDatabase();
+});
+after(async () => {
+  await db?.close();
+});
+
+const evidence = async (url: string) => (await get(`${url}/model`)).json<Evidence>();
+
+describe('prefork, POOL_SIZE=4', () => {
+  let svc: RunningService;
+  before(async () => {
+    svc = await startService(ENTRY, { ...db.env, POOL_SIZE: '4', DB_DELAY_MS: String(DELAY_MS) });
+  });
+  after(async () => {
+    await svc?.stop('SIGKILL');
+  });
+
+  test('12 concurrent slow requests: exactly 4 in flight at once, the rest queued and all answered', async () => {
+    // Warm every worker's database connection, so the timing below measures only the queueing.
+    await Promise.all(Array.from({ length: 4 }, (_, i) => get(`${svc.url}/db?id=${i + 1}`)));
+    const started = performance.now();
+    const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => get(`${svc.url}/db?id=${i + 1}`)));
+    const elapsed = performance.now() - started;
+
+    assert.deepEqual(responses.map((r) => r.status), responses.map(() => 200), 'queued, not failed');
+    assert.equal(new Set(responses.map((r) => r.headers['x-pid'])).size, 4, 'four worker processes answered');
+    assert.ok(responses.every((r) => r.headers['x-model'] === 'prefork'));
+    // Four at a time: three rounds of one delay each (all 12 at once would take one delay).
+    assert.ok(elapsed >= 3 * DELAY_MS, `12 requests took ${elapsed.toFixed(0)} ms, less than 3 rounds`);
+    assert.ok(elapsed < 5 * DELAY_MS, `12 requests took ${elapsed.toFixed(0)} ms`);
+
+    const model = await evidence(svc.url);
+    assert.equal(model.inFlight.max, 4, 'in-flight max is exactly POOL_SIZE');
+    assert.deepEqual(model.units, { kind: 'process', alive: 4, started: 4, limit: 4 });
+    assert.equal(model.memory.processes, 5, 'the master and four workers');
+    assert.notEqual(model.pid, model.supervisorPid, 'a worker answered, not the master');
+    assert.deepEqual(model.db.maxConnections, 4, 'one connection per worker');
+    assert.equal(model.extra.rejected503, 0);
+  });
+
+  test('a killed worker is replaced and requests keep succeeding', async () => {
+    const victim = Number((await get(`${svc.url}/healthz`)).headers['x-pid']);
+    const before = await evidence(svc.url);
+    process.kill(victim, 'SIGKILL');
+    await waitFor('a replacement worker', async () => {
+      const now = await evidence(svc.url);
+      return now.units.alive === 4 && now.units.started === before.units.started + 1 ? now : undefined;
+    }, 10_000);
+    const responses = await Promise.all(Array.from({ length: 8 }, (_, i) => get(`${svc.url}/db?id=${i + 1}`)));
+    assert.deepEqual(responses.map((r) => r.status), responses.map(() => 200));
+    assert.ok(responses.every((r) => Number(r.headers['x-pid']) !== victim), 'the dead worker answers nothing');
+    assert.match(svc.output(), /worker died: starting a replacement/);
+  });
+});
