@@ -7,6 +7,8 @@ const entry = (model: string) => fileURLToPath(new URL(`../../${model}/src/main.
 export const MODELS: ModelUnderTest[] = [
   { name: 'eventloop', entry: entry('eventloop'), env: { DB_POOL_MAX: '10' } },
   { name: 'mn', entry: entry('mn'), env: { THREADS: '2', DB_POOL_MAX: '5' } },
+  { name: 'prefork', entry: entry('prefork'), env: { POOL_SIZE: '4' } },
+  { name: 'blocking', entry: entry('prefork'), env: { POOL_SIZE: '1' } },
 ];
 
 conformanceSuite(MODELS);
