@@ -44,3 +44,16 @@ ps: ## The containers of make up and their health
 
 logs: ## Follow the containers' logs (SERVICE=name for one)
 	$(COMPOSE_NO_SECRET) logs -f --tail=100 $(SERVICE)
+
+# --- load (loadtests/): the runner and k6 run in containers, so the host needs only Docker and make.
+PROFILE ?= full
+MODELS ?=
+LOAD_COMPOSE = $(COMPOSE) -f docker-compose.yml -f loadtests/docker-compose.load.yml --profile load
+
+.PHONY: load
+
+load: ## Load-test the models of make up with k6 (PROFILE=full|small|smoke, MODELS=eventloop,prefork): results/<UTC time>-<profile>/report.md
+	@test -f .env || { echo 'make load: no .env here: run make up first' >&2; exit 1; }
+	@export HOST_PROJECT_DIR='$(CURDIR)' PROFILE='$(PROFILE)' MODELS='$(MODELS)' \
+	  GIT_COMMIT="$$(git rev-parse HEAD 2>/dev/null || echo unknown)"; \
+	  $(LOAD_COMPOSE) build --quiet loadrunner && $(LOAD_COMPOSE) run --rm --no-deps loadrunner

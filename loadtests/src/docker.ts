@@ -154,6 +154,8 @@ export interface K6RunOptions {
   script: string;
   env: Record<string, string>;
   runId: string;
+  /** Open files for k6 (NOFILE_LIMIT, as `make up` lowered it to the host's hard limit). */
+  nofile?: number;
   /** Kills k6 after this long: every run stops by itself even if k6 hangs. */
   deadlineMs: number;
 }
@@ -174,8 +176,8 @@ export async function runK6(docker: Docker, options: K6RunOptions): Promise<K6Ru
     HostConfig: {
       Binds: [`${options.hostScriptsDir}:/scripts:ro`],
       NetworkMode: options.network,
-      // 5,000 VUs each hold a socket.
-      Ulimits: [{ Name: 'nofile', Soft: 200_000, Hard: 200_000 }],
+      // 5,000 VUs each hold a socket: raise the engine's default to what the host allows.
+      ...(options.nofile === undefined ? {} : { Ulimits: [{ Name: 'nofile', Soft: options.nofile, Hard: options.nofile }] }),
     },
   });
   const stdout = new PassThrough();

@@ -28,6 +28,7 @@ export interface RunPlan {
   db: ServiceContainer | undefined;
   claimedCpus: number | null;
   claimedMemoryBytes: number | null;
+  nofile: number | undefined;
   log: (line: string) => void;
 }
 
@@ -73,6 +74,7 @@ export class Runner {
       script: K6_SCRIPT,
       env: k6Env(model, level, this.#plan.targetUrl(model, level), phase, durationS),
       runId: this.#plan.runId,
+      ...(this.#plan.nofile === undefined ? {} : { nofile: this.#plan.nofile }),
       deadlineMs: (durationS + level.requestTimeoutS + 60) * 1000,
     });
     try {
@@ -111,7 +113,7 @@ export class Runner {
 
     const start = Date.now();
     const stats = await StatsStream.open(this.#docker, container.id);
-    let lastPrint = 0;
+    let lastPrint = start;
     let lastRequests = evidenceBefore?.requestsTotal ?? 0;
     let lastT = start;
     const ticker = new Ticker(plan.modelUrl(model), this.#db, (s) => {
