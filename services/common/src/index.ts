@@ -15,3 +15,5 @@ export * from './http-common.ts';
 export * from './node-http.ts';
 export * from './fastify.ts';
 export * from './blocking.ts';
+export * from './handed-connection.ts';
+export * from './unit-per-connection.ts';
