@@ -23,6 +23,9 @@ const THINK_TIME_S = Number(env.THINK_TIME_S ?? '0');
 const TIMEOUT = env.REQUEST_TIMEOUT ?? '10s';
 const ROWS = 10_000;
 const MARK = '@@K6_SUMMARY@@';
+// Requests in flight when the duration ends may finish (up to their timeout): a request cut
+// off here could still run its query, and the runner compares queries with successes.
+const GRACEFUL_STOP = `${Number(TIMEOUT.replace(/s$/, '')) + 2}s`;
 
 const tags = { model: env.MODEL ?? 'unknown', level: env.LEVEL ?? String(VUS), phase: env.PHASE ?? 'measure' };
 
@@ -33,8 +36,8 @@ const serverErrors = new Counter('server_errors');
 const unavailable = new Counter('db_unavailable_503');
 
 const scenario = EXECUTOR === 'constant-arrival-rate'
-  ? { executor: 'constant-arrival-rate', rate: RATE, timeUnit: '1s', duration: DURATION, preAllocatedVUs: VUS, maxVUs: MAX_VUS, gracefulStop: '15s' }
-  : { executor: 'constant-vus', vus: VUS, duration: DURATION, gracefulStop: '15s' };
+  ? { executor: 'constant-arrival-rate', rate: RATE, timeUnit: '1s', duration: DURATION, preAllocatedVUs: VUS, maxVUs: MAX_VUS, gracefulStop: GRACEFUL_STOP }
+  : { executor: 'constant-vus', vus: VUS, duration: DURATION, gracefulStop: GRACEFUL_STOP };
 
 export const options = {
   scenarios: { load: { ...scenario, tags } },

@@ -9,7 +9,7 @@ import { Database } from './database.ts';
 import { K6_IMAGE, connectDocker, engineInfo, findService, ownComposeProject, removeLeftoverK6, type ServiceContainer } from './docker.ts';
 import type { Environment } from './report.ts';
 import { Runner, pointLatest, writeReport } from './runner.ts';
-import { fetchEvidence } from './sampler.ts';
+import { fetchEvidence, type ModelEvidence } from './sampler.ts';
 import { readScenarioFile, resolveProfile, selectModels, type Level, type ModelName } from './scenarios.ts';
 
 /** Where each model is published on the host (docker-compose.yml), for a runner outside compose. */
@@ -35,7 +35,7 @@ function utcStamp(date: Date): string {
 async function main(): Promise<number> {
   const env = process.env;
   const projectDir = resolve(env.PROJECT_DIR ?? fileURLToPath(new URL('../../', import.meta.url)));
-  const hostProjectDir = env.HOST_PROJECT_DIR ?? projectDir;
+  const hostProjectDir = env.HOST_PROJECT_DIR || projectDir;
   const resultsRoot = resolve(env.RESULTS_DIR ?? join(projectDir, 'results'));
   const file = readScenarioFile();
   const profile = resolveProfile(file, env.PROFILE ?? 'full');
@@ -48,6 +48,7 @@ async function main(): Promise<number> {
   });
   const ownProject = await ownComposeProject(docker, hostname());
   const inCompose = ownProject !== undefined;
+  if (inCompose && !env.HOST_PROJECT_DIR) throw new Error('HOST_PROJECT_DIR (the checkout\'s path on the Docker host) is required in the container: run `make load`');
   const project = env.COMPOSE_PROJECT_NAME ?? ownProject ?? basename(hostProjectDir).toLowerCase().replace(/[^a-z0-9_-]/g, '');
   const leftovers = await removeLeftoverK6(docker);
   if (leftovers > 0) log(`removed ${leftovers} k6 container(s) an interrupted run left behind`);
@@ -95,7 +96,14 @@ async function main(): Promise<number> {
   log(`profile ${profile.name}: ${models.join(', ')}; ${profile.levels.map((l) => l.name).join(', ')}; results in ${resultsDir}`);
   log(`host ${engine.cpus} cores, ${Math.round(engine.memoryBytes / 2 ** 30)} GiB; model containers: ${claimedCpus ?? 'as declared'} CPUs, ${env.MODEL_MEMORY ?? 'as declared'} memory${requestedCpus !== null && claimedCpus !== null && requestedCpus > claimedCpus ? ` (MODEL_CPUS=${requestedCpus} clamped: the host has ${engine.cpus} cores)` : ''}`);
 
+  const idleEvidence: Partial<Record<ModelName, ModelEvidence>> = {};
+  for (const model of models) {
+    const evidence = await fetchEvidence(modelUrl(model), 10_000);
+    if (evidence === undefined) log(`warning: ${model}'s /model did not answer at the start (its limits are read later)`);
+    else idleEvidence[model] = evidence;
+  }
   const runner = new Runner(docker, db, {
+    idleEvidence,
     profile, models, resultsDir, runId: runDirName, modelUrl, targetUrl, containers, db: dbContainer,
     hostScriptsDir: join(hostProjectDir, 'loadtests', 'k6'), claimedCpus, claimedMemoryBytes, log,
     nofile: env.NOFILE_LIMIT ? Number(env.NOFILE_LIMIT) : undefined,

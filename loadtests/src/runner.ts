@@ -25,6 +25,8 @@ export interface RunPlan {
   /** Where k6, on the compose network, sends its requests. */
   targetUrl: (model: ModelName, level: Level) => string;
   containers: Record<ModelName, ServiceContainer>;
+  /** Each model's /model read at the start, idle: its limits even if it stops answering under load. */
+  idleEvidence: Partial<Record<ModelName, ModelEvidence>>;
   db: ServiceContainer | undefined;
   claimedCpus: number | null;
   claimedMemoryBytes: number | null;
@@ -47,6 +49,16 @@ function k6Env(model: ModelName, level: Level, target: string, phase: 'warmup' |
 const avg = (xs: number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
 const peak = (xs: number[]) => (xs.length === 0 ? null : Math.max(...xs));
 const fmtDuration = (s: number) => (s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`);
+
+/** Waits (bounded) until the model answers /model with nothing in flight but the probe itself. */
+async function settle(modelUrl: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const evidence = await fetchEvidence(modelUrl, 2000);
+    if (evidence !== undefined && evidence.inFlight.now <= 1) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
 
 /** Drops the first stats frame (it covers the time before the level) and any after k6 ended. */
 function during(samples: ResourceSample[], from: number, to: number): ResourceSample[] {
@@ -104,6 +116,8 @@ export class Runner {
     const rate = offeredRate(level);
     log(`${label}: ${level.vus} VUs, think ${level.thinkTimeS}s, offered ~${rate.toFixed(0)} req/s, ${level.target}; warm-up ${level.warmupS}s, measure ${level.durationS}s (run: ~${fmtDuration(this.#secondsLeft)} left)`);
 
+    // One model under load at a time: the previous level's backlog drains first.
+    await settle(plan.modelUrl(model), 30_000);
     if (level.warmupS > 0) await this.#k6(model, level, 'warmup', level.warmupS);
     this.#secondsLeft -= level.warmupS;
 
@@ -145,7 +159,7 @@ export class Runner {
     const modelStats = during(modelSamples, start, end);
     const k6Stats = during(measured.run.samples, start, end);
     const evidences = ticker.samples.map((s) => s.evidence).filter((e): e is ModelEvidence => e !== null);
-    const limitsFrom = evidenceBefore ?? evidenceAfter ?? evidences[0];
+    const limitsFrom = evidenceBefore ?? evidenceAfter ?? evidences[0] ?? plan.idleEvidence[model];
     const appName = limitsFrom?.model ?? model;
     const dbPeak = peak(ticker.samples.flatMap((s: TickSample) => (s.dbConnections === null ? [] : [s.dbConnections[appName] ?? 0])));
     const oomBefore = evidenceBefore?.cgroup.oomKills ?? 0;

@@ -75,7 +75,10 @@ export function verdictFor(row: Row): Judged['verdict'] {
       if (over) return { verdict: 'refuted', figure: `${capFigure}; ${perf}; ${mem}` };
       if (saturated && f.successesPerSecond >= 0.95 * capRate) return { verdict: 'confirmed', figure: `${capFigure}; ${mem}` };
       if (!saturated) return { verdict: 'differs', figure: `offered ${row.offeredRate.toFixed(0)}/s is below the cap's ${capRate.toFixed(0)}/s: ${capFigure}; ${mem}` };
-      return { verdict: 'differs', figure: `${capFigure}, below 95% of the cap; ${perf}; ${mem}` };
+      // A worker that serves one connection at a time keeps it for its keep-alive: VUs beyond
+      // the cap wait for a worker to free up rather than for a request slot.
+      const pinned = f.timeoutPercent > 0 ? `, ${fmtPct(f.timeoutPercent)} timed out waiting for a worker` : '';
+      return { verdict: 'differs', figure: `${capFigure}, below 95% of the cap${pinned}; ${perf}; ${mem}` };
     }
     case 'decent-until': {
       const decent = f.errorPercent < 1 && !dead && f.latencyMs.p50 <= DECENT_P50_MS;
