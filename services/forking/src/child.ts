@@ -1,0 +1,37 @@
+// One forked child: serves the ONE connection its parent handed it, on its OWN database
+// connection (CGI-style: opened for this child, closed before it exits), then exits.
+import { Socket } from 'node:net';
+import {
+  PoolStore, RemoteStats, createLogger, createRoutes, identify, serveHandedConnection, toChannel,
+  type HandedConnection, type ServiceConfig,
+} from '@models/common/unit';
+import type { ParentMessage } from './messages.ts';
+
+const MODEL = 'forking';
+let connection: HandedConnection | undefined;
+let drainAsked = false;
+
+process.on('message', (message: ParentMessage, handle: unknown) => {
+  if (message.t === 'connection' && handle instanceof Socket) serve(message.config, handle);
+  else if (message.t === 'drain') {
+    drainAsked = true;
+    connection?.drain();
+  }
+});
+// The parent owns shutdown: a Ctrl-C sent to the whole process group must not cut a request short.
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => undefined);
+process.on('disconnect', () => process.exit(0)); // the parent is gone: nobody reaps or reports for us
+process.send?.({ t: 'ready' });
+
+function serve(config: ServiceConfig, socket: Socket): void {
+  const log = createLogger(config.logLevel, MODEL);
+  const store = new PoolStore(config.db, config.dbDelayMs, MODEL, (err) => log.warn({ err }, 'idle database client failed'));
+  const app = createRoutes({ identity: identify(MODEL), store, stats: new RemoteStats(toChannel(process)), log });
+  connection = serveHandedConnection(app, config, socket);
+  if (drainAsked) connection.drain();
+  void connection.closed.then(async () => {
+    await store.close(); // the database connection ends with the child, never after it
+    process.exit(0);
+  });
+}

@@ -1,0 +1,42 @@
+// One connection thread: serves the ONE connection the main thread handed it, then ends.
+// Each query blocks this thread in Atomics.wait until the main thread's pool has the row:
+// while it waits, this thread runs nothing else, exactly like a thread in a blocking JDBC call.
+import type { Socket } from 'node:net';
+import { parentPort, workerData } from 'node:worker_threads';
+import {
+  BlockingStore, RemoteStats, createLogger, createRoutes, identify, serveHandedConnection, toChannel,
+  type BlockingClientEnd, type HandedConnection, type ServiceConfig,
+} from '@models/common/unit';
+
+export interface ThreadData {
+  config: ServiceConfig;
+  /** This thread's end of the blocking link to the shared pool. */
+  end: BlockingClientEnd;
+}
+
+const MODEL = 'threaded';
+const { config, end } = workerData as ThreadData;
+const mainThread = parentPort!;
+const log = createLogger(config.logLevel, MODEL);
+// A wait never outlasts the pool's own bounds (connection + statement timeouts), plus slack.
+const store = new BlockingStore(end, config.db.connectionTimeoutMs + config.db.statementTimeoutMs + 1_000, () => ({
+  // The pool lives in the main thread; its live counts are in the main thread's /model.
+  max: config.db.poolMax, total: 0, idle: 0, waiting: 0,
+}));
+const app = createRoutes({ identity: identify(MODEL), store, stats: new RemoteStats(toChannel(mainThread)), log });
+
+let connection: HandedConnection | undefined;
+let drainAsked = false;
+mainThread.on('message', (message: { socket?: Socket; t?: string }) => {
+  if (message.socket !== undefined) {
+    connection = serveHandedConnection(app, config, message.socket);
+    if (drainAsked) connection.drain();
+    void connection.closed.then(async () => {
+      await store.close();
+      process.exit(0); // in a worker_thread this ends the thread, not the process
+    });
+  } else if (message.t === 'drain') {
+    drainAsked = true;
+    connection?.drain();
+  }
+});
