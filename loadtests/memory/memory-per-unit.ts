@@ -1,6 +1,7 @@
 // Memory per unit of concurrency: a benchmark, not a test. For each model it starts the real
-// service against a real Postgres, makes it hold N units (1, 10, 100), and reads the memory of
-// all the service's processes. A unit is what the model pays for one more connection it serves:
+// service against a real Postgres, makes it hold N units (1, 10, 100; idle connections also 1,000),
+// and reads the memory of all the service's processes. A unit is what the model pays for one more
+// connection it serves:
 //   prefork   a worker process (POOL_SIZE=N), each holding one connection
 //   threaded  a thread, started by a held connection
 //   forking   a child process, started by a held connection
@@ -10,6 +11,7 @@
 // MB per unit is the slope between levels. Writes results/memory-per-unit.json.
 //
 //   node loadtests/memory/memory-per-unit.ts          (MODELS=eventloop,mn LEVELS=1,10,100 to choose)
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { availableParallelism, cpus, release, totalmem } from 'node:os';
@@ -22,22 +24,26 @@ interface ModelPlan {
   unit: string;
   /** Settings that make the service run n units (beyond the shared ones below). */
   env(n: number): Record<string, string>;
+  /** Idle connections cost little: a 1,000 level resolves what 100 cannot. */
+  cheap?: boolean;
 }
 
 const PLANS: ModelPlan[] = [
   { name: 'prefork', unit: 'prefork worker (process)', env: (n) => ({ POOL_SIZE: String(n) }) },
   { name: 'threaded', unit: 'thread per connection', env: () => ({}) },
   { name: 'forking', unit: 'forked process per connection', env: () => ({}) },
-  { name: 'eventloop', unit: 'idle connection on the event loop', env: () => ({}) },
-  { name: 'mn', unit: 'idle connection on M:N (THREADS=4)', env: () => ({ THREADS: '4' }) },
+  { name: 'eventloop', unit: 'idle connection on the event loop', env: () => ({}), cheap: true },
+  { name: 'mn', unit: 'idle connection on M:N (THREADS=4)', env: () => ({ THREADS: '4' }), cheap: true },
 ];
-// Held connections must outlive the measurement, whatever the model's own keep-alive default.
-const SHARED_ENV = { KEEP_ALIVE_TIMEOUT_MS: '600000', DB_DELAY_MS: '50' };
+// Held connections must outlive the measurement, whatever the model's own keep-alive default; and
+// this measures memory, not latency, so a busy host's slow connection set-up must not fail a level.
+const SHARED_ENV = { KEEP_ALIVE_TIMEOUT_MS: '600000', DB_CONNECTION_TIMEOUT_MS: '10000', DB_DELAY_MS: '50' };
 const SETTLE_MS = 3_000;
 const RUN_DEADLINE_MS = 30 * 60_000;
 
 const repo = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const levels = (process.env.LEVELS ?? '1,10,100').split(',').map(Number);
+const levelsFor = (plan: ModelPlan) => (plan.cheap && process.env.LEVELS === undefined ? [...levels, 1000] : levels);
 const chosen = process.env.MODELS?.split(',') ?? PLANS.map((p) => p.name);
 
 /** The service's process and all its descendants (forked workers and children), from /proc. */
@@ -77,6 +83,8 @@ function memoryOf(pids: number[]): { rssBytes: number; pssBytes: number } {
 
 interface LevelResult {
   units: number;
+  /** The model's own settings at this level (the shared ones are in "env"). */
+  settings: Record<string, string>;
   connectionsHeld: number;
   unitsAliveReported: number;
   processes: number;
@@ -104,7 +112,7 @@ async function measureLevel(plan: ModelPlan, n: number, dbEnv: Record<string, st
     const { rssBytes, pssBytes } = memoryOf(tree);
     const connectionsHeld = held.filter((a) => Object.values(a.freeSockets).flat().some((s) => s !== undefined && !s.destroyed)).length;
     return {
-      units: n, connectionsHeld, unitsAliveReported: evidence.units.alive, processes: tree.length,
+      units: n, settings: plan.env(n), connectionsHeld, unitsAliveReported: evidence.units.alive, processes: tree.length,
       modelRssBytes: evidence.memory.rssBytes, treeRssBytes: rssBytes, treePssBytes: pssBytes,
     };
   } finally {
@@ -128,9 +136,15 @@ async function stop(svc: RunningService): Promise<void> {
   }
 }
 
+const git = (...args: string[]) => execFileSync('git', args, { cwd: repo('.'), encoding: 'utf8' }).trim();
 const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 1000) / 1000;
-const slope = (a: LevelResult | undefined, b: LevelResult | undefined, key: 'modelRssBytes' | 'treePssBytes') =>
-  a && b ? mb((b[key] - a[key]) / (b.units - a.units)) : null;
+/** MB per unit between each pair of consecutive levels, e.g. { "10-100": 0.05 }. */
+function slopes(results: LevelResult[], key: 'modelRssBytes' | 'treePssBytes'): Record<string, number> {
+  return Object.fromEntries(results.slice(1).map((b, i) => {
+    const a = results[i]!;
+    return [`${a.units}-${b.units}`, mb((b[key] - a[key]) / (b.units - a.units))];
+  }));
+}
 
 const deadline = setTimeout(() => {
   process.stderr.write(`memory benchmark: gave up after ${RUN_DEADLINE_MS / 60_000} minutes\n`);
@@ -148,7 +162,7 @@ try {
     }
     const results: LevelResult[] = [];
     try {
-      for (const n of levels) {
+      for (const n of levelsFor(plan)) {
         process.stdout.write(`${plan.name}: ${n} unit(s)... `);
         const result = await measureLevel(plan, n, db.env);
         results.push(result);
@@ -160,13 +174,14 @@ try {
       models[plan.name] = { unit: plan.unit, levels: results, failed: String(err) };
       continue;
     }
-    const [low, mid, high] = results;
     models[plan.name] = {
       unit: plan.unit,
+      // The measured code is the working tree: say when it differs from the commit recorded below.
+      uncommittedChanges: git('status', '--porcelain', `services/${plan.name}`) !== '',
       levels: results,
       mbPerUnit: {
-        rss: { from1to10: slope(low, mid, 'modelRssBytes'), from10to100: slope(mid, high, 'modelRssBytes') },
-        pss: { from1to10: slope(low, mid, 'treePssBytes'), from10to100: slope(mid, high, 'treePssBytes') },
+        rss: slopes(results, 'modelRssBytes'),
+        pss: slopes(results, 'treePssBytes'),
       },
     };
   }
@@ -181,7 +196,7 @@ const output = {
     + 'shared pages counted once per process); pss = Pss from /proc/PID/smaps_rollup summed over the process tree '
     + '(shared pages split). MB per unit = slope between levels (MB = 2^20 bytes). Processes run on the host, not in a container.',
   host: {
-    date: new Date().toISOString(), node: process.version, kernel: release(), cores: availableParallelism(),
+    date: new Date().toISOString(), commit: git('rev-parse', 'HEAD'), node: process.version, kernel: release(), cores: availableParallelism(),
     cpu: cpus()[0]?.model ?? 'unknown', memoryBytes: totalmem(),
   },
   env: SHARED_ENV,
