@@ -49,7 +49,7 @@ async function render(spec: TopLevelSpec): Promise<string> {
 }
 
 export async function renderCharts(rows: Judged[]): Promise<Chart[]> {
-  const base = (r: Judged) => ({ model: r.model, connections: r.level.vus, valid: r.validity.valid ? 'valid' : 'invalid' });
+  const base = (r: Judged) => ({ model: r.level.target === 'proxy' ? `${r.model} (proxy)` : r.model, connections: r.level.vus, valid: r.validity.valid ? 'valid' : 'invalid' });
   const latency: Point[] = rows.flatMap((r) => (['p50', 'p90', 'p99'] as const).map((p) => ({ ...base(r), series: p, value: Number(r.figures.latencyMs[p].toFixed(1)) })));
   const memory: Point[] = rows.flatMap((r) => (r.resources.peakMemoryBytes === null ? [] : [{ ...base(r), series: 'peak memory', value: Math.round(r.resources.peakMemoryBytes / 1e6) }]));
   const errors: Point[] = rows.flatMap((r) => [

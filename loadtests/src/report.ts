@@ -79,10 +79,11 @@ export function rowLine(r: Judged): string {
   ].map(cell).join(' | ')} |`;
 }
 
-/** The top level each model reached in this run: its row in the summary table. */
-export function topRows(rows: Judged[]): Judged[] {
+/** The top level each model reached in this run with `target`: its row in the summary table. */
+export function topRows(rows: Judged[], target: 'direct' | 'proxy' = 'direct'): Judged[] {
   const byModel = new Map<string, Judged>();
   for (const r of rows) {
+    if (r.level.target !== target) continue;
     const current = byModel.get(r.model);
     if (current === undefined || r.level.vus >= current.level.vus) byModel.set(r.model, r);
   }
@@ -115,6 +116,16 @@ export function renderReport(profile: Profile, env: Environment, rows: Judged[],
     RULE,
     ...topRows(rows).map(rowLine),
     '',
+    ...(topRows(rows, 'proxy').length === 0 ? [] : [
+      '## Per model, through the nginx proxy',
+      '',
+      'nginx holds the clients\' connections and keeps a few upstream keep-alive connections to the model: the model no longer sees one connection per client.',
+      '',
+      HEADER,
+      RULE,
+      ...topRows(rows, 'proxy').map(rowLine),
+      '',
+    ]),
     '## Every level',
     '',
     HEADER,

@@ -221,7 +221,7 @@ export async function writeReport(resultsDir: string, profile: Profile, env: Env
   writeFileSync(join(resultsDir, 'report.md'), report);
   writeFileSync(join(resultsDir, 'rows.json'), JSON.stringify(judged, null, 2));
   writeFileSync(join(resultsDir, 'environment.json'), JSON.stringify(env, null, 2));
-  const summary = topRows(judged).map((r) => `${r.model.padEnd(10)} ${String(r.level.vus).padStart(5)} conns  ${r.figures.successesPerSecond.toFixed(0).padStart(6)} ok/s  p50 ${r.figures.latencyMs.p50.toFixed(1).padStart(7)} ms  errors ${r.figures.errorPercent.toFixed(2).padStart(6)}%  ${r.verdict.verdict.padEnd(9)} ${r.validity.valid ? 'valid' : `INVALID: ${r.validity.reasons.join('; ')}`}`);
+  const summary = [...topRows(judged), ...topRows(judged, 'proxy')].map((r) => `${r.model.padEnd(10)} ${String(r.level.vus).padStart(5)} conns${r.level.target === 'proxy' ? ' via proxy' : ''}  ${r.figures.successesPerSecond.toFixed(0).padStart(6)} ok/s  p50 ${r.figures.latencyMs.p50.toFixed(1).padStart(7)} ms  errors ${r.figures.errorPercent.toFixed(2).padStart(6)}%  ${r.verdict.verdict.padEnd(9)} ${r.validity.valid ? 'valid' : `INVALID: ${r.validity.reasons.join('; ')}`}`);
   return { report: join(resultsDir, 'report.md'), invalid: judged.filter((r) => !r.validity.valid).length, summary };
 }
 

@@ -133,7 +133,7 @@ test('scenarios: profiles resolve, smoke stays under 3 minutes for all models, u
   const perModel = smoke.levels.reduce((s, l) => s + l.warmupS + l.durationS + 2 * 3, 0);
   assert.ok(perModel * models.length < 150, `smoke load time ${perModel * models.length}s leaves room for start-up in 3 minutes`);
   const full = resolveProfile(file, 'full');
-  assert.deepEqual(full.levels.map((l) => l.vus), [100, 500, 1000, 2000, 5000]);
+  assert.deepEqual(full.levels.map((l) => l.name), ['100vus', '500vus', '1000vus', '2000vus', '5000vus', '5000vus-proxy']);
   assert.ok(full.levels.every((l) => l.thinkTimeS > 0 && l.executor === 'constant-vus'));
   assert.throws(() => resolveProfile(file, 'huge'), /unknown PROFILE "huge"/);
   assert.throws(() => selectModels(file, 'eventloop,nodejs'), /unknown MODELS nodejs/);
@@ -154,6 +154,14 @@ test('the report has the per-model table with claims, verdicts and validity for 
   assert.match(md, /event loop: ~50 MB, handles all 5K/);
   assert.match(md, /prefork at 5 @400\/s: k6 dropped 1331 iterations/);
   assert.match(md, /\(charts\/latency\.svg\)/);
+});
+
+test('rows through the proxy get their own summary table', () => {
+  const proxied = rowFrom('closed50', 'eventloop', (r) => { r.level = { ...r.level, target: 'proxy', name: '50vus-proxy' }; });
+  const md = renderReport(resolveProfile(readScenarioFile(), 'small'), ENV, judgeRows([rowFrom('closed50'), proxied], ENV), []);
+  const section = md.split('## Per model, through the nginx proxy')[1]?.split('## Every level')[0] ?? '';
+  assert.match(section, /\| eventloop \| 50 via proxy \|/);
+  assert.doesNotMatch(md.split('## Per model, through the nginx proxy')[0] ?? '', /50 via proxy/);
 });
 
 test('charts render to SVG files and the report links them; results/latest points at the run', async () => {
