@@ -73,7 +73,7 @@ export function rowLine(r: Judged): string {
     cpu(r),
     db(r),
     r.bottleneck,
-    `${claim.row}: ${claim.memory}, ${claim.at5k} (${claim.bottleneck})`,
+    `${claim.row}: ${claim.memory}, ${claim.at5k}; bottleneck: ${claim.bottleneck}`,
     `${r.verdict.verdict}: ${r.verdict.figure}`,
     validity(r),
   ].map(cell).join(' | ')} |`;

@@ -151,7 +151,7 @@ test('the report has the per-model table with claims, verdicts and validity for 
   assert.equal(tableRows.length, 4, 'two models in the summary and in every-level tables');
   for (const line of tableRows) assert.match(line, /\| (valid|\*\*invalid\*\*: .+) \|$/);
   assert.match(md, /\| eventloop \| 50 \| 168 \(200\) \| 68\.3 \/ 121 \/ 531 \| 0 \/ 0 \| 61 MB \|/);
-  assert.match(md, /event loop: ~50 MB, handles all 5K/);
+  assert.match(md, /event loop: ~50 MB, handles all 5K; bottleneck: \(blocking syscalls\)/);
   assert.match(md, /prefork at 5 @400\/s: k6 dropped 1331 iterations/);
   assert.match(md, /\(charts\/latency\.svg\)/);
 });
