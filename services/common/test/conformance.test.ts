@@ -9,6 +9,8 @@ export const MODELS: ModelUnderTest[] = [
   { name: 'mn', entry: entry('mn'), env: { THREADS: '2', DB_POOL_MAX: '5' } },
   { name: 'prefork', entry: entry('prefork'), env: { POOL_SIZE: '4' } },
   { name: 'blocking', entry: entry('prefork'), env: { POOL_SIZE: '1' } },
+  { name: 'threaded', entry: entry('threaded'), env: { DB_POOL_MAX: '10' } },
+  { name: 'forking', entry: entry('forking'), env: {} },
 ];
 
 conformanceSuite(MODELS);
