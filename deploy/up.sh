@@ -2,12 +2,12 @@
 # `make up`: build and start the compose project, wait until every container is healthy,
 # then print each model's URLs and the CPU and memory limits each container reads from its
 # own cgroup. Needs only Docker (compose v2 or docker-compose 1.29) and bash.
-#   UP_TIMEOUT (s, default 300): how long to wait for healthy.
+#   UP_TIMEOUT (s, default 600): how long to wait for healthy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 COMPOSE=${COMPOSE:-docker compose}
-UP_TIMEOUT=${UP_TIMEOUT:-300}
+UP_TIMEOUT=${UP_TIMEOUT:-600}
 MODELS=(eventloop mn prefork blocking threaded forking)
 
 warn() { printf 'warning: %s\n' "$*" >&2; }
@@ -38,41 +38,56 @@ if [ "$host_nofile" != unlimited ] && [ "$wanted_nofile" -gt "$host_nofile" ]; t
 fi
 export NOFILE_LIMIT=$wanted_nofile
 
-# Exits non-zero when a dependency turns unhealthy; the wait below then names it.
-up_status=0
-$COMPOSE up -d --build --remove-orphans || up_status=$?
-
-containers() { $COMPOSE ps -q; }
 health_of() { docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$1"; }
-service_of() { docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}}' "$1"; }
+restarts_of() { docker inspect --format '{{.RestartCount}}' "$1"; }
+container_of() { $COMPOSE ps -q "$1"; }
 
-deadline=$((SECONDS + UP_TIMEOUT))
-while :; do
-  waiting=()
-  failed=()
-  expected=$($COMPOSE config --services | wc -l)
-  ids=$(containers)
-  for id in $ids; do
-    case $(health_of "$id") in
-      healthy) ;;
-      unhealthy|exited|dead) failed+=("$id") ;;
-      *) waiting+=("$id") ;;
-    esac
-  done
-  started=$(printf '%s\n' "$ids" | grep -c . || true)
-  if [ ${#waiting[@]} -eq 0 ] && [ ${#failed[@]} -eq 0 ] && [ "$started" -eq "$expected" ]; then break; fi
-  if [ ${#failed[@]} -gt 0 ] || [ $SECONDS -ge $deadline ] || { [ "$up_status" -ne 0 ] && [ ${#waiting[@]} -eq 0 ]; }; then
-    echo "make up: not every service became healthy (compose up exit $up_status, waited up to ${UP_TIMEOUT}s)" >&2
-    $COMPOSE ps >&2 || true
-    for id in "${failed[@]}" "${waiting[@]}"; do
-      printf '\n--- %s is %s; its last log lines:\n' "$(service_of "$id")" "$(health_of "$id")" >&2
-      docker logs --tail 25 "$id" 2>&1 | sed 's/^/  /' >&2
+# wait_healthy SERVICE...: until every one is healthy; on failure or timeout, name each
+# service that is not, with why and its last log lines, and exit 1.
+wait_healthy() {
+  local service id restarts deadline=$((SECONDS + UP_TIMEOUT))
+  local -A ids=() first_restarts=()
+  for service in "$@"; do ids[$service]=$(container_of "$service"); done
+  while :; do
+    local waiting=() failed=()
+    for service in "$@"; do
+      id=${ids[$service]}
+      if [ -z "$id" ]; then failed+=("$service"); continue; fi
+      # A container that restarts while we wait is crash-looping (e.g. killed for memory).
+      restarts=$(restarts_of "$id")
+      first_restarts[$service]=${first_restarts[$service]:-$restarts}
+      if [ "$restarts" -gt "${first_restarts[$service]}" ]; then failed+=("$service"); continue; fi
+      case $(health_of "$id") in
+        healthy) ;;
+        unhealthy|exited|dead) failed+=("$service") ;;
+        *) waiting+=("$service") ;;
+      esac
     done
-    [ "$started" -eq "$expected" ] || echo "only $started of $expected containers were created: see the compose output above" >&2
-    exit 1
-  fi
-  sleep 2
-done
+    [ ${#waiting[@]} -eq 0 ] && [ ${#failed[@]} -eq 0 ] && return 0
+    if [ ${#failed[@]} -gt 0 ] || [ $SECONDS -ge "$deadline" ]; then
+      echo "make up: not healthy: ${failed[*]} ${waiting[*]} (waited up to ${UP_TIMEOUT}s, UP_TIMEOUT)" >&2
+      for service in "${failed[@]}" "${waiting[@]}"; do
+        id=${ids[$service]}
+        if [ -z "$id" ]; then printf '\n--- %s: no container was created\n' "$service" >&2; continue; fi
+        printf '\n--- %s is %s (%s); its last log lines:\n' "$service" "$(health_of "$id")" \
+          "$(docker inspect --format 'restarts: {{.RestartCount}}, last exit code: {{.State.ExitCode}}, killed for memory (OOM): {{.State.OOMKilled}}' "$id")" >&2
+        docker logs --tail 25 "$id" 2>&1 | sed 's/^/  /' >&2
+      done
+      echo "make ps shows every container; make down removes them." >&2
+      exit 1
+    fi
+    sleep 2
+  done
+}
+
+# Build first, then start the database and the models and wait for them ourselves: compose
+# would wait on them too (the proxy depends on every model being healthy) but without a
+# time limit, and silently, while a container crash-loops.
+$COMPOSE build
+$COMPOSE up -d --remove-orphans db "${MODELS[@]}"
+wait_healthy db "${MODELS[@]}"
+$COMPOSE up -d proxy
+wait_healthy proxy
 
 # Each container's own reading of its cgroup (GET /model inside the container).
 read_limits() {
@@ -88,7 +103,7 @@ published() { $COMPOSE port "$1" "$2" | head -n 1; }
 proxy="http://$(published proxy 8080)"
 
 echo
-echo "All $expected containers are healthy. MODEL_CPUS=$MODEL_CPUS NOFILE_LIMIT=$NOFILE_LIMIT"
+echo "All $(( ${#MODELS[@]} + 2 )) containers are healthy. MODEL_CPUS=$MODEL_CPUS NOFILE_LIMIT=$NOFILE_LIMIT"
 echo "proxy health: $proxy/nginx-health"
 printf '%-10s %-32s %-40s %s\n' model direct 'through the proxy' 'limits read from its cgroup (cpus memory)'
 for model in "${MODELS[@]}"; do
