@@ -97,7 +97,7 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
       MODEL_CPUS: String(cpus),
       MODEL_MEMORY: MEMORY,
       NOFILE_LIMIT: hostNofile === 'unlimited' ? '65536' : String(Math.min(65536, Number(hostNofile))),
-      // Light enough for a test machine; the model is the same.
+      // Light enough for a test machine (100 workers need about 4 GB); the model is the same.
       PREFORK_POOL_SIZE: '4',
       PROXY_PORT: String(ports.get('proxy')),
       ...Object.fromEntries(MODELS.map((m) => [`${m.toUpperCase()}_PORT`, String(ports.get(m))])),
@@ -184,5 +184,16 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
       if (WITH_PROXY) assert.equal((await get(proxied(model, '/db'))).status, 200, `${model} through the proxy`);
       assert.equal(await inspect(await containerOf(model), '{{.RestartCount}} {{.State.StartedAt}}'), before.get(model), `${model} was restarted`);
     }
+  });
+
+  test('docker stop: node as PID 1 gets SIGTERM, drains and exits 0 before Docker would kill it', async () => {
+    const ids = await Promise.all(MODELS.map((model) => containerOf(model)));
+    const started = performance.now();
+    await run('docker', ['stop', '--time', '15', ...ids]);
+    const seconds = (performance.now() - started) / 1000;
+    for (const [i, model] of MODELS.entries()) {
+      assert.equal(await inspect(ids[i]!, '{{.State.ExitCode}} {{.State.OOMKilled}}'), '0 false', `${model} did not exit cleanly`);
+    }
+    assert.ok(seconds < 14, `stopping took ${seconds.toFixed(1)} s: some model waited for SIGKILL`);
   });
 });
