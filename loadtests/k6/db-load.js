@@ -34,6 +34,8 @@ const newConnections = new Counter('new_connections');
 const timeouts = new Rate('request_timeouts');
 const serverErrors = new Counter('server_errors');
 const unavailable = new Counter('db_unavailable_503');
+// No HTTP answer at all and not a timeout: refused or reset (the model is not accepting).
+const connectionErrors = new Counter('connection_errors');
 
 const scenario = EXECUTOR === 'constant-arrival-rate'
   ? { executor: 'constant-arrival-rate', rate: RATE, timeUnit: '1s', duration: DURATION, preAllocatedVUs: VUS, maxVUs: MAX_VUS, gracefulStop: GRACEFUL_STOP }
@@ -59,6 +61,7 @@ export default function load() {
   timeouts.add(res.error_code === 1050);
   if (res.status >= 500) serverErrors.add(1);
   if (res.status === 503) unavailable.add(1);
+  if (res.status === 0 && res.error_code !== 1050) connectionErrors.add(1);
   check(res, {
     'status is 200': (r) => r.status === 200,
     'body is the requested row': (r) => {

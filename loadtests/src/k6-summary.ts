@@ -28,6 +28,8 @@ export interface LoadFigures {
   timeouts: number;
   serverErrors: number;
   unavailable503: number;
+  /** No HTTP answer and no timeout: connection refused or reset. */
+  connectionErrors: number;
   droppedIterations: number;
   newConnections: number;
   vusMax: number;
@@ -78,6 +80,7 @@ export function loadFigures(summary: K6Summary): LoadFigures {
     timeouts,
     serverErrors: stat(summary, 'server_errors', 'count'),
     unavailable503: stat(summary, 'db_unavailable_503', 'count'),
+    connectionErrors: stat(summary, 'connection_errors', 'count'),
     droppedIterations: stat(summary, 'dropped_iterations', 'count'),
     newConnections: stat(summary, 'new_connections', 'count'),
     vusMax: stat(summary, 'vus_max', 'max'),

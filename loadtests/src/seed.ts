@@ -101,7 +101,6 @@ export function observedBottleneck(row: Row, hostCores: number, modelCpus: numbe
   if (r.oomKills > 0) return 'memory (OOM kill)';
   if (r.restarts > 0) return 'the container restarted';
   if (r.dbRefusals > 0) return 'Postgres connection limit';
-  if (r.hostBusyPercent !== null && r.hostBusyPercent >= 97) return `host CPU (${r.hostBusyPercent.toFixed(0)}% busy, shared with k6 and Postgres)`;
   const cpuLimit = modelCpus ?? hostCores;
   if (r.cpuCoresPeak !== null && r.cpuCoresAvg !== null && r.cpuCoresAvg >= 0.9 * cpuLimit) return `model CPU (${r.cpuCoresAvg.toFixed(2)} of ${cpuLimit} cores)`;
   const slow = f.latencyMs.p50 > HANDLES_P50_MS;
@@ -113,7 +112,10 @@ export function observedBottleneck(row: Row, hostCores: number, modelCpus: numbe
   if (slow && r.dbConnectionsMax !== null && r.dbConnectionsPeak !== null && r.dbConnectionsPeak >= r.dbConnectionsMax) {
     return `database pool (${r.dbConnectionsPeak} of ${r.dbConnectionsMax} connections open)`;
   }
+  if (f.connectionErrors > 0) return `connections refused or reset (${f.connectionErrors}): the model was not accepting`;
   if (f.timeoutPercent > 0) return `timeouts (${fmtPct(f.timeoutPercent)})`;
+  if (f.unavailable503 > 0) return `503s (${f.unavailable503}): no database connection within the wait`;
+  if (r.hostBusyPercent !== null && r.hostBusyPercent >= 97) return `host CPU (${r.hostBusyPercent.toFixed(0)}% busy, shared with k6 and Postgres)`;
   if (slow) return `latency ${fmtMs(f.latencyMs.p50)} p50 with CPU ${r.cpuCoresAvg?.toFixed(2) ?? 'n/a'} cores`;
   return 'none observed (requests at the 50 ms floor)';
 }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extractSummary, loadFigures } from '../src/k6-summary.ts';
 import { judgeValidity } from '../src/validity.ts';
-import { verdictFor } from '../src/seed.ts';
+import { observedBottleneck, verdictFor } from '../src/seed.ts';
 import { judgeRows, renderReport } from '../src/report.ts';
 import { renderCharts } from '../src/charts.ts';
 import { pointLatest, writeReport } from '../src/runner.ts';
@@ -123,6 +123,15 @@ test('verdicts hold the row against the seed claim with the figure', () => {
   const prefork = verdictFor(rowFrom('closed50', 'prefork'));
   assert.equal(prefork.verdict, 'differs', 'offered rate below the cap cannot confirm "capped at 100"');
   assert.match(prefork.figure, /below the cap's 2000\/s/);
+});
+
+test('the observed bottleneck is read from the evidence', () => {
+  assert.match(observedBottleneck(rowFrom('errors503'), 2, 2), /^503s \(1215\)/);
+  const atCap = rowFrom('closed50', 'prefork', (r) => { r.resources.inFlightPeak = 100; r.resources.dbConnectionsMax = 100; });
+  assert.match(observedBottleneck(atCap, 2, 2), /in flight at its cap \(100\)/);
+  const single = rowFrom('closed50', 'blocking', (r) => { r.resources.inFlightPeak = 1; r.resources.dbConnectionsMax = 1; });
+  assert.equal(observedBottleneck(single, 2, 2), 'one request at a time (single worker)');
+  assert.equal(observedBottleneck(rowFrom('closed50', 'forking', (r) => { r.resources.oomKills = 1; }), 2, 2), 'memory (OOM kill)');
 });
 
 test('scenarios: profiles resolve, smoke stays under 3 minutes for all models, unknown names are refused', () => {
