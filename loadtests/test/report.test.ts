@@ -15,6 +15,7 @@ import type { Environment } from '../src/report.ts';
 import type { Row } from '../src/row.ts';
 import { levelName, offeredRate, readScenarioFile, resolveProfile, selectModels, type Level, type ModelName } from '../src/scenarios.ts';
 import { parseBytes } from '../src/main.ts';
+import { checkRun } from '../src/check-report.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
@@ -186,8 +187,11 @@ test('charts render to SVG files and the report links them; results/latest point
     assert.ok(existsSync(join(runDir, 'rows.json')) && existsSync(join(runDir, 'environment.json')));
     assert.match(readFileSync(written.report, 'utf8'), /!\[Peak memory vs connections\]\(charts\/memory\.svg\)/);
     assert.equal(written.invalid, 0);
+    assert.deepEqual(checkRun(runDir), [], 'the CI check accepts a complete run');
+    rmSync(join(runDir, 'report.md'));
+    assert.match(checkRun(runDir).join(), /report\.md is missing/);
     pointLatest(root, '20261123T190000Z-test');
-    assert.ok(existsSync(join(root, 'latest', 'report.md')), 'results/latest leads to the newest report');
+    assert.ok(existsSync(join(root, 'latest', 'rows.json')), 'results/latest leads to the newest run');
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
