@@ -28,7 +28,7 @@ function lineChart(title: string, points: Point[], yTitle: string, yScale: 'line
     data: { values: points },
     mark: { type: 'line', point: true },
     encoding: {
-      x: { field: 'connections', type: 'quantitative', title: 'concurrent connections (k6 VUs)', scale: { type: xs.length > 1 ? 'log' : 'linear' }, axis: { values: xs } },
+      x: { field: 'connections', type: 'quantitative', title: 'concurrent connections (k6 VUs)', scale: { type: xs.length > 1 ? 'log' : 'linear' }, axis: { values: xs, format: 'd' } },
       y: { field: 'value', type: 'quantitative', title: yTitle, scale: { type: yScale } },
       color: { field: 'model', type: 'nominal', title: 'model' },
       strokeDash: { field: 'series', type: 'nominal', title: 'series' },
