@@ -1,8 +1,12 @@
 // The database thread of one prefork worker: it owns the worker's pool (DB_POOL_MAX,
 // default 1) and answers the worker's blocking calls. The worker's own thread sleeps
 // in Atomics.wait meanwhile; this thread exists only because Node's driver is async.
+import { flushCompileCache } from 'node:module';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { PoolStore, serveBlockingCalls, type DbConfig, type WorldStore } from '@models/common/unit';
+// Only the two modules it needs: everything imported here is paid again in every worker.
+import { serveBlockingCalls } from '@models/common/blocking';
+import { PoolStore, type WorldStore } from '@models/common/db';
+import type { DbConfig } from '@models/common/unit';
 
 export interface DbThreadData {
   db: DbConfig;
@@ -29,6 +33,7 @@ const store: WorldStore = {
   close: () => pool.close(),
 };
 serveBlockingCalls(port, signal, store);
+flushCompileCache(); // this thread's modules too, so the next workers' threads skip TypeScript stripping
 parentPort?.postMessage('ready');
 
 // The worker asks once, at shutdown: close the pool's connection, then let the thread end.
