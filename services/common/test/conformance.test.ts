@@ -9,8 +9,8 @@ export const MODELS: ModelUnderTest[] = [
   { name: 'mn', entry: entry('mn'), env: { THREADS: '2', DB_POOL_MAX: '5' } },
   { name: 'prefork', entry: entry('prefork'), env: { POOL_SIZE: '4' } },
   { name: 'blocking', entry: entry('prefork'), env: { POOL_SIZE: '1' } },
-  { name: 'threaded', entry: entry('threaded'), env: { DB_POOL_MAX: '10' } },
-  { name: 'forking', entry: entry('forking'), env: {} },
+  { name: 'threaded', entry: entry('threaded'), env: { DB_POOL_MAX: '10' }, unitPerConnection: true },
+  { name: 'forking', entry: entry('forking'), env: {}, unitPerConnection: true },
 ];
 
 conformanceSuite(MODELS);

@@ -8,6 +8,7 @@ import type { Evidence } from '../stats.ts';
 import { startTestDatabase, type TestDatabase } from './postgres.ts';
 import { startService, type RunningService } from './service.ts';
 import { get, rawRequest, waitFor, type Response } from './http.ts';
+import { assertBadInputNeverBreaks } from './bad-input-property.ts';
 
 export interface ModelUnderTest {
   name: string;
@@ -15,6 +16,8 @@ export interface ModelUnderTest {
   entry: string;
   /** Model-specific settings for the test (pool sizes kept small). */
   env?: Record<string, string>;
+  /** A new unit (thread or process) per connection: units are expected to come and go. */
+  unitPerConnection?: boolean;
 }
 
 function assertJsonError(res: Response, status: number, model: string): void {
@@ -98,6 +101,12 @@ export function conformanceSuite(models: readonly ModelUnderTest[]): void {
           assert.equal((await get(`${svc.url}/db?id=7`)).status, 200);
         });
       }
+
+      test('generated bad input (paths, queries, headers, methods): never a 5xx, errors are JSON, no unit dies', { timeout: 120_000 }, async () => {
+        await assertBadInputNeverBreaks({
+          url: svc.url, model: model.name, persistentUnits: model.unitPerConnection !== true, alive: () => svc.child.exitCode === null,
+        }, 100);
+      });
 
       test('a wrong method gets 405 JSON', async () => {
         const res = await get(`${svc.url}/db`, { method: 'POST' });
