@@ -57,3 +57,18 @@ load: ## Load-test the models of make up with k6 (PROFILE=full|small|smoke, MODE
 	@export HOST_PROJECT_DIR='$(CURDIR)' PROFILE='$(PROFILE)' MODELS='$(MODELS)' \
 	  GIT_COMMIT="$$(git rev-parse HEAD 2>/dev/null || echo unknown)"; \
 	  $(LOAD_COMPOSE) build --quiet loadrunner && $(LOAD_COMPOSE) run --rm --no-deps loadrunner
+
+# --- resilience (loadtests/resilience/): the failure modes, in the same runner container.
+EXPERIMENTS ?=
+
+.PHONY: slowloris resilience
+
+slowloris: ## Slowloris on every model, direct and through nginx, 1 / pool / 2x pool / 1,000 slow connections: results/<UTC time>-resilience/resilience.md
+	@$(MAKE) --no-print-directory resilience EXPERIMENTS=slowloris
+
+resilience: ## Database outage, overload and shutdown under load (EXPERIMENTS=outage,overload,shutdown,slowloris, MODELS=...): results/<UTC time>-resilience/resilience.md
+	@test -f .env || { echo 'make $@: no .env here: run make up first' >&2; exit 1; }
+	@export HOST_PROJECT_DIR='$(CURDIR)' MODELS='$(MODELS)' \
+	  GIT_COMMIT="$$(git rev-parse HEAD 2>/dev/null || echo unknown)"; \
+	  $(LOAD_COMPOSE) build --quiet loadrunner && $(LOAD_COMPOSE) run --rm --no-deps -e EXPERIMENTS='$(EXPERIMENTS)' \
+	    $${OVERLOAD_MAX_RATE:+-e OVERLOAD_MAX_RATE=$$OVERLOAD_MAX_RATE} loadrunner node loadtests/resilience/main.ts

@@ -1,0 +1,148 @@
+// resilience.md: one table per failure mode, per model, direct and through nginx, every figure
+// from the run. The same conventions as the load report (loadtests/src/report.ts): a header
+// with the run, host and commit, escaped cells, sizes in MB, and a list of the raw files.
+import type { OutageResult, OverloadRow, ShutdownResult, SlowlorisRow } from './experiments.ts';
+import type { WindowFigures } from './timeline.ts';
+
+export interface RunInfo {
+  startedAt: string;
+  finishedAt: string;
+  experiments: string[];
+  models: string[];
+  host: { cores: number; memoryBytes: number; os: string; kernel: string; dockerVersion: string };
+  gitCommit: string;
+  k6Image: string;
+  project: string;
+  notes: string[];
+}
+
+export const mb = (bytes: number | null | undefined) => (bytes === null || bytes === undefined ? 'n/a' : `${Math.round(bytes / 1e6)} MB`);
+const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const line = (cells: (string | number | null)[]) => `| ${cells.map((c) => cell(c === null ? 'n/a' : String(c))).join(' | ')} |`;
+const rule = (n: number) => `|${'---|'.repeat(n)}`;
+const msOr = (v: number | null | undefined, none = 'n/a') => (v === null || v === undefined ? none : `${Math.round(v)} ms`);
+const via = (target: string) => (target === 'proxy' ? 'via nginx' : 'direct');
+
+/** "200×120, 503×30, timeout×2", most frequent first. */
+export function outcomes(f: WindowFigures): string {
+  const entries = Object.entries(f.outcomes).sort((a, b) => b[1] - a[1]);
+  return entries.length === 0 ? 'none' : entries.map(([o, n]) => `${o}×${n}`).join(', ');
+}
+
+function failures(f: WindowFigures): string {
+  if (f.failed === 0) return 'none';
+  return `${f.failed} failed, ${f.failureMs.p50} / ${f.failureMs.p99} / ${f.failureMs.max} ms`;
+}
+
+export function slowlorisTable(rows: SlowlorisRow[]): string[] {
+  const header = ['model', 'target', 'slow conns (opened)', 'pool', 'probe after 3 s', 'closed by server (median, answers)', 'peak units / pids / RSS', 'model restarts / OOM', 'verdict', 'seed expects', 'vs seed', 'other containers'];
+  return [
+    line(header), rule(header.length),
+    ...rows.map((r) => {
+      const p = r.result.probe;
+      const answers = Object.entries(r.result.answeredStatuses).map(([s, n]) => `${s}×${n}`).join(', ');
+      return line([
+        r.model, via(r.target), `${r.connections} (${r.result.opened})`, r.poolSize ?? 'unbounded',
+        p.status === null ? `no answer in ${p.ms} ms (${p.error ?? ''})` : `${p.status} in ${p.ms} ms`,
+        r.result.closedByServer === 0 ? 'none' : `${r.result.closedByServer} after ${r.result.medianCloseMs} ms (${answers || 'no bytes'})`,
+        `${r.peaks.unitsAlive ?? 'n/a'} / ${r.peaks.pids ?? 'n/a'} / ${mb(r.peaks.rssBytes)}${r.peaks.modelUnanswered > 0 ? ` (/model silent ${r.peaks.modelUnanswered}×)` : ''}`,
+        `${r.restarts} / ${r.oomKilled ? 'yes' : 'no'}`,
+        `**${r.result.verdict}**`, r.expected ?? 'no claim', r.against, r.isolation,
+      ]);
+    }),
+  ];
+}
+
+export function outageTable(result: OutageResult): string[] {
+  const header = ['model', 'target', 'VUs', 'before: ok / requests', 'during outage: answers', 'failures: n, p50 / p99 / max', 'verdict', 'first 200 after db start', 'all 200 from', 'after: ok / requests', 'model restarted', 'DB conns after / max', 'leak'];
+  const perModel = new Map(result.models.map((m) => [m.model, m]));
+  return [
+    line(header), rule(header.length),
+    ...result.rows.map((r) => {
+      const m = perModel.get(r.model);
+      return line([
+        r.model, via(r.target), r.vus, `${r.before.ok} / ${r.before.requests}`, outcomes(r.during), failures(r.during), `**${r.verdict}**`,
+        msOr(r.firstOkMs, 'never'), msOr(r.allOkMs, 'never'), `${r.after.ok} / ${r.after.requests}`,
+        m === undefined ? 'n/a' : m.restarted ? '**yes**' : 'no',
+        m === undefined ? 'n/a' : `${m.connectionsAfter ?? 'n/a'} / ${m.maxConnections ?? 'n/a'}`, m?.leak ?? 'n/a',
+      ]);
+    }),
+  ];
+}
+
+export function overloadTable(rows: OverloadRow[]): string[] {
+  const header = ['model', 'knee (source)', 'offered', 'answers', 'ok p50 / p99', 'peak memory / limit', 'peak units / pids', 'restarts / OOM kills', 'healthy again after', 'verdict', 'other containers during it'];
+  return [
+    line(header), rule(header.length),
+    ...rows.map((r) => line([
+      r.model, `${r.knee.rate.toFixed(0)}/s${r.knee.reached ? '' : ' (at least)'} (${r.knee.source})`, `${r.rate}/s${r.capped ? ' (capped)' : ''} for 15 s`,
+      outcomes(r.figures), `${msOr(r.figures.okMs.p50)} / ${msOr(r.figures.okMs.p99)}`, `${mb(r.peakMemoryBytes)} / ${mb(r.memoryLimitBytes)}`,
+      `${r.unitsAlivePeak ?? 'n/a'} / ${r.pidsPeak ?? 'n/a'}${r.modelUnanswered > 0 ? ` (/model silent ${r.modelUnanswered}×)` : ''}`,
+      `${r.restarts} / ${r.oomKills}`, msOr(r.recoveredMs, 'not within 60 s'), `**${r.verdict}**${r.droppedNote ? ` (${r.droppedNote})` : ''}`, r.isolation,
+    ])),
+  ];
+}
+
+export function shutdownTable(results: ShutdownResult[]): string[] {
+  const header = ['model', 'target', 'VUs', 'in flight at stop', 'sent while draining', 'sent while stopped', 'stop took / exit code', 'healthy after start', 'first 200 after start', 'verdict', 'other containers'];
+  return [
+    line(header), rule(header.length),
+    ...results.flatMap((s) => s.rows.map((r) => line([
+      r.model, via(r.target), r.vus, `${outcomes(r.inFlight)}`, `${outcomes(r.duringStop)}${r.duringStop.failed > 0 ? ` (max ${r.duringStop.failureMs.max} ms)` : ''}`,
+      `${outcomes(r.whileDown)}${r.whileDown.failed > 0 ? ` (max ${r.whileDown.failureMs.max} ms)` : ''}`,
+      `${s.stopMs} ms / ${s.exitCode}${s.oomKilled ? ' (OOM)' : ''}`, msOr(s.healthyAfterStartMs, 'not within 60 s'), msOr(r.firstOkAfterStartMs, 'never'),
+      `**${r.verdict}**`, s.isolation,
+    ]))),
+  ];
+}
+
+export interface ReportParts {
+  slowloris?: SlowlorisRow[];
+  outage?: OutageResult;
+  overload?: OverloadRow[];
+  shutdown?: ShutdownResult[];
+}
+
+export function renderResilience(info: RunInfo, parts: ReportParts, settings: Record<string, number>): string {
+  const lines = [
+    '# Resilience report',
+    '',
+    'The failure modes, measured: each experiment hurts one thing on purpose (slow clients, the database, too much load, a stopped container) and records what the models did and whether everything else kept answering.',
+    '',
+    `- Run: ${info.startedAt} to ${info.finishedAt} (UTC), experiments: ${info.experiments.join(', ')}, models: ${info.models.join(', ')}, compose project ${info.project}`,
+    `- Host: ${info.host.cores} cores, ${mb(info.host.memoryBytes)} memory, ${info.host.os}, kernel ${info.host.kernel}, Docker ${info.host.dockerVersion}`,
+    `- Load: ${info.k6Image} with the per-request log (loadtests/resilience/k6/timeline.js); Slowloris: loadtests/resilience/slowloris.ts from the runner container`,
+    `- Commit: ${info.gitCommit}`,
+    ...info.notes.map((n) => `- ${n}`),
+    '',
+    '"Other containers" lists every other container of the project (db, the other models, nginx): each was probed once a second during the experiment (a model\'s /healthz, nginx\'s /nginx-health, one Postgres query, 2 s limit) and its restart count and health compared before and after.',
+    '',
+  ];
+  if (parts.slowloris !== undefined) {
+    lines.push('## Slowloris', '',
+      `Per model, N connections send a request line and then one header line a second, never the end of the headers, for ${settings.slowlorisHoldS} s; ${settings.slowlorisProbeAfterS} s in, one normal \`GET /db\` must answer within ${settings.slowlorisProbeTimeoutS} s. **survived**: 200 in under 1 s; **degraded**: 200, slower; **down**: no 200. N = 1, the model's pool (units.limit from /model), twice that, 1,000.`,
+      '', ...slowlorisTable(parts.slowloris), '');
+  }
+  if (parts.outage !== undefined) {
+    const o = parts.outage;
+    lines.push('## Database outage under load', '',
+      `Every model, direct and through nginx, under load at once; \`docker stop db\` took ${o.stoppedAt - o.stopBeganAt} ms, it stayed down until ${((o.startedAt - o.stopBeganAt) / 1000).toFixed(1)} s after the stop began, and Postgres answered again ${msOr(o.dbReadyMs, 'never')} after \`docker start\`. "During outage" = requests sent from the stop until the start; a failure is **fast** when its p99 is within 1 s (the services promise a 503 within 1 s), a **hang** when the client (5 s limit) gave up. "DB conns after" = pg_stat_activity 3 s after the load ended, against the model's own maximum (/model db.maxConnections). nginx: restarts ${o.proxy.after.restartCount - o.proxy.before.restartCount}, health ${o.proxy.after.health}.`,
+      '', ...outageTable(o), '');
+  }
+  if (parts.overload !== undefined) {
+    lines.push('## Overload', '',
+      `Each model alone, direct, at twice its knee as an open arrival rate (requests keep coming whatever the latency), ${settings.overloadDurationS} s, 5 s client limit. The knee comes from the newest \`make load\` results when they have the model, else from the pool arithmetic; the rate is capped at ${settings.overloadMaxRate}/s (what this host can offer beside the model and Postgres: OVERLOAD_MAX_RATE).`,
+      '', ...overloadTable(parts.overload), '');
+  }
+  if (parts.shutdown !== undefined) {
+    lines.push('## Shutdown under load', '',
+      `Each model under load direct and through nginx; ${settings.shutdownBeforeS} s in, \`docker stop\` (SIGTERM, then SIGKILL after ${settings.shutdownStopTimeoutS} s), then \`docker start\` ${settings.shutdownDownS} s later. "In flight at stop" = requests sent before the stop and not yet answered when it began: they should all be 200. Requests sent during the drain and while stopped should get a clean refusal (no answer: refused/reset at once, or 502/503) and never hang until the 5 s client limit.`,
+      '', ...shutdownTable(parts.shutdown), '');
+  }
+  lines.push('## Files', '',
+    '- `slowloris.json`, `outage.json`, `overload.json`, `shutdown.json`: every figure of this report (per-request logs in `raw/`)',
+    '- `raw/<experiment>-<model>.requests.json`: one entry per request k6 sent (target, start, ms, status, k6 error code)',
+    '- `environment.json`: host, versions, commit, settings of each experiment',
+    '');
+  return lines.join('\n');
+}
