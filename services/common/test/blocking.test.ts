@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { BlockingStore, DatabaseUnavailableError, createBlockingLink, loadConfig } from '../src/index.ts';
+import { AtomicsTransport, BlockingStore, DatabaseUnavailableError, createBlockingLink, loadConfig } from '../src/index.ts';
 import { startTestDatabase, type TestDatabase } from '../src/testing/index.ts';
 
 let db: TestDatabase;
@@ -17,7 +17,7 @@ before(async () => {
     workerData: { db: config.db, end: { port: link.server, signal: link.client.signal } },
     transferList: [link.server],
   });
-  store = new BlockingStore(link.client, 3_000, () => ({ max: 1, total: 1, idle: 0, waiting: 0 }));
+  store = new BlockingStore(new AtomicsTransport(link.client, 3_000), () => ({ max: 1, total: 1, idle: 0, waiting: 0 }));
 });
 after(async () => {
   await store?.close();

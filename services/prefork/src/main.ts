@@ -1,12 +1,13 @@
 // Prefork: a master process and POOL_SIZE worker processes started ahead of time. The
 // master only accepts: each connection waits, paused, in the master's queue until a
 // worker says it is idle, and then belongs to that worker alone until it closes. A
-// worker runs its query BLOCKING, so in-flight requests can never exceed POOL_SIZE.
+// worker runs its query BLOCKING (it sleeps in read(2) on a pipe while the master's pool
+// runs it), so in-flight requests can never exceed POOL_SIZE.
 // With POOL_SIZE=1 this is the single-threaded blocking server ('blocking').
 import { createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import {
-  Recorder, createLogger, errorReply, identify, onShutdownSignal, runService, writeRawReply,
+  PoolStore, Recorder, createLogger, errorReply, identify, onShutdownSignal, runService, writeRawReply,
 } from '@models/common';
 import { IdleDispatcher } from './dispatcher.ts';
 import { loadPreforkSettings } from './settings.ts';
@@ -16,6 +17,10 @@ runService(async () => {
   const { model, config, poolSize, queueMax, workerExecArgv, compileCacheDir } = loadPreforkSettings(process.env);
   const log = createLogger(config.logLevel, model);
   const identity = identify(model);
+  // DB_POOL_MAX connections per worker (default 1: each worker in effect has its own
+  // connection, like Apache+PHP persistent connections), all in one pool of the master.
+  const store = new PoolStore({ ...config.db, poolMax: poolSize * config.db.poolMax }, config.dbDelayMs, model,
+    (err) => log.warn({ err }, 'idle database client failed'));
   let rejected = 0;
   const turnAway = (socket: Socket, error: string, why: string) => {
     socket.resume(); // read what the client sent, so that closing is a FIN, not a reset that could lose the reply
@@ -32,11 +37,12 @@ runService(async () => {
   const recorder: Recorder = new Recorder(model, () => ({
     unitKind: 'process', unitsAlive: workers.alive, unitsStarted: workers.started, unitsLimit: poolSize,
     pids: [process.pid, ...workers.pids()],
-    db: { poolMaxPerUnit: config.db.poolMax, pools: workers.alive },
+    // pools = POOL_SIZE: the master's pool is sized for every worker, dead or alive.
+    db: { poolMaxPerUnit: config.db.poolMax, pools: poolSize, pool: store.poolStats() },
     extra: { queued: dispatcher.queued, queueMax, idleWorkers: dispatcher.idleWorkers, busyWorkers: workers.busy, rejected503: rejected },
   }));
   const workers: WorkerPool = new WorkerPool({
-    entry: new URL('./worker.ts', import.meta.url), execArgv: workerExecArgv, compileCacheDir, size: poolSize, recorder, log,
+    entry: new URL('./worker.ts', import.meta.url), execArgv: workerExecArgv, compileCacheDir, size: poolSize, recorder, store, log,
     onIdle: (worker) => dispatcher.workerIdle(worker),
     onGone: (worker) => dispatcher.forget(worker),
   });
@@ -54,5 +60,6 @@ runService(async () => {
     server.close(); // stop accepting
     for (const socket of dispatcher.takeQueued()) turnAway(socket, 'shutting_down', 'the service is shutting down');
     await workers.drain(); // each worker finishes its request, closes its connection and exits
+    await store.close();
   });
 });

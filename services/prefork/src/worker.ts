@@ -1,23 +1,25 @@
 // One prefork worker process: ONE connection at a time, ONE request at a time, and the
-// query runs BLOCKING (this thread sleeps in Atomics.wait until Postgres answers; no
-// other socket, timer or request runs meanwhile). The master gives it a connection only
-// after it said idle; it keeps that connection for keep-alive requests until the client
-// closes it or it idles out (KEEP_ALIVE_TIMEOUT_MS), then says idle again.
+// query runs BLOCKING: this process's only thread writes the call to the master (fd 4)
+// and sleeps in read(2) on fd 5 until the master's pool has the answer, as a C worker
+// sleeps in recv() on its database socket; no other socket, timer or request runs
+// meanwhile. The master gives it a connection only after it said idle; it keeps that
+// connection for keep-alive requests until the client closes it or it idles out
+// (KEEP_ALIVE_TIMEOUT_MS), then says idle again.
 import { flushCompileCache } from 'node:module';
 import { Socket } from 'node:net';
-import { Worker } from 'node:worker_threads';
 import {
-  BlockingStore, RemoteStats, createBlockingLink, createHttpServer, createLogger, createRoutes, identify, toChannel,
-  type ServiceConfig,
+  BlockingStore, PipeTransport, RemoteStats, createHttpServer, createLogger, createRoutes, identify, toChannel,
 } from '@models/common/unit';
-import { CONNECTION, DRAIN, IDLE, isMessage } from './messages.ts';
+import { ANSWER_FD, CALL_FD, CONNECTION, DRAIN, IDLE, isMessage } from './messages.ts';
 import { loadPreforkSettings } from './settings.ts';
-import type { DbThreadData } from './db-thread.ts';
 
 const { model, config } = loadPreforkSettings(process.env);
 const log = createLogger(config.logLevel, model);
-const database = startDatabaseThread(config);
-const app = createRoutes({ identity: identify(model), store: database.store, stats: new RemoteStats(toChannel(process)), log });
+const store = new BlockingStore(new PipeTransport(CALL_FD, ANSWER_FD), () => ({
+  // The pool lives in the master; its live counts are in the master's /model.
+  max: config.db.poolMax, total: 0, idle: 0, waiting: 0,
+}));
+const app = createRoutes({ identity: identify(model), store, stats: new RemoteStats(toChannel(process)), log });
 const server = createHttpServer(app, config);
 // Node starts the headers/request timeout checker (the Slowloris defence) on 'listening'.
 // This server never listens (its sockets come from the master), so announce it ourselves.
@@ -42,7 +44,6 @@ process.on('message', (message, handle) => {
 process.on('SIGINT', () => undefined);
 process.on('SIGTERM', () => undefined);
 process.on('disconnect', () => process.exit(0)); // the master is gone: nobody can give us work
-await database.ready;
 // Compiled (type-stripped) modules go to NODE_COMPILE_CACHE now, so workers started after
 // this one skip TypeScript stripping altogether (see README, "Memory").
 flushCompileCache();
@@ -72,33 +73,6 @@ function drain(): void {
 }
 
 async function exit(): Promise<void> {
-  await database.close();
+  await store.close();
   process.exit(0);
-}
-
-function startDatabaseThread(settings: ServiceConfig) {
-  const link = createBlockingLink();
-  const poolCounts = new Int32Array(new SharedArrayBuffer(12));
-  const data: DbThreadData = {
-    db: settings.db, delayMs: settings.dbDelayMs, applicationName: model, port: link.server, signal: link.client.signal, poolCounts,
-  };
-  const thread = new Worker(new URL('./db-thread.ts', import.meta.url), { workerData: data, transferList: [link.server] });
-  thread.on('error', (err) => {
-    log.fatal({ err }, 'database thread failed');
-    process.exit(1); // the master replaces this worker
-  });
-  // A wait never outlasts the pool's own bounds (connection + statement timeouts), plus slack.
-  const waitMs = settings.db.connectionTimeoutMs + settings.db.statementTimeoutMs + 1_000;
-  const store = new BlockingStore(link.client, waitMs, () => ({
-    max: settings.db.poolMax, total: Atomics.load(poolCounts, 0), idle: Atomics.load(poolCounts, 1), waiting: Atomics.load(poolCounts, 2),
-  }));
-  return {
-    store,
-    ready: new Promise((resolve) => thread.once('message', resolve)),
-    async close(): Promise<void> {
-      const ended = new Promise((resolve) => thread.once('exit', resolve));
-      thread.postMessage('close');
-      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 1_000))]);
-    },
-  };
 }

@@ -1,15 +1,20 @@
-// The master's side of the worker processes: fork them, hear when each is idle, replace
-// one that dies (releasing the requests it still had open), and drain them at shutdown.
+// The master's side of the worker processes: fork them, answer their blocking database
+// calls on their pipes, hear when each is idle, replace one that dies (releasing the
+// requests it still had open), and drain them at shutdown.
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
-import { serveStats, toChannel, type Logger, type Recorder } from '@models/common';
-import { CONNECTION, DRAIN, IDLE, isMessage } from './messages.ts';
+import type { Readable, Writable } from 'node:stream';
+import { servePipeCalls, serveStats, toChannel, type Logger, type Recorder, type WorldStore } from '@models/common';
+import { ANSWER_FD, CALL_FD, CONNECTION, DRAIN, IDLE, isMessage } from './messages.ts';
+
+// stdin/out/err shared with the master, the IPC channel (fd 3), then the two database pipes.
+const STDIO = ['inherit', 'inherit', 'inherit', 'ipc', 'pipe', 'pipe'] as const;
 
 export interface PreforkWorker {
   readonly child: ChildProcess;
   readonly pid: number;
-  /** Has said idle at least once (its database thread is up). */
+  /** Has said idle at least once (it is up). */
   ready: boolean;
   busy: boolean;
   openRequests(): number;
@@ -21,6 +26,8 @@ export interface WorkerPoolOptions {
   compileCacheDir: string | null;
   size: number;
   recorder: Recorder;
+  /** The master's pool: every worker's blocking calls run on it. */
+  store: WorldStore;
   log: Logger;
   onIdle(worker: PreforkWorker): void;
   onGone(worker: PreforkWorker): void;
@@ -83,9 +90,11 @@ export class WorkerPool {
   }
 
   #spawn(): Promise<PreforkWorker> {
-    const { entry, execArgv, compileCacheDir, recorder, log } = this.#options;
+    const { entry, execArgv, compileCacheDir, recorder, store, log } = this.#options;
     const env = compileCacheDir === null ? process.env : { ...process.env, NODE_COMPILE_CACHE: compileCacheDir };
-    const child = fork(entry, [], { execArgv, env });
+    const child = fork(entry, [], { execArgv, env, stdio: [...STDIO] });
+    const pipes = child.stdio as unknown as Record<number, Readable & Writable>;
+    servePipeCalls(pipes[CALL_FD]!, pipes[ANSWER_FD]!, store);
     const stats = serveStats(toChannel(child), recorder);
     const worker: PreforkWorker = { child, pid: child.pid ?? 0, ready: false, busy: false, openRequests: () => stats.openRequests() };
     this.#workers.add(worker);

@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
-  BlockingStore, RemoteStats, createLogger, createRoutes, identify, serveHandedConnection, toChannel,
+  AtomicsTransport, BlockingStore, RemoteStats, createLogger, createRoutes, identify, serveHandedConnection, toChannel,
   type BlockingClientEnd, type HandedConnection, type ServiceConfig,
 } from '@models/common/unit';
 
@@ -19,7 +19,7 @@ const { config, end } = workerData as ThreadData;
 const mainThread = parentPort!;
 const log = createLogger(config.logLevel, MODEL);
 // A wait never outlasts the pool's own bounds (connection + statement timeouts), plus slack.
-const store = new BlockingStore(end, config.db.connectionTimeoutMs + config.db.statementTimeoutMs + 1_000, () => ({
+const store = new BlockingStore(new AtomicsTransport(end, config.db.connectionTimeoutMs + config.db.statementTimeoutMs + 1_000), () => ({
   // The pool lives in the main thread; its live counts are in the main thread's /model.
   max: config.db.poolMax, total: 0, idle: 0, waiting: 0,
 }));
