@@ -58,6 +58,12 @@ load: ## Load-test the models of make up with k6 (PROFILE=full|small|smoke, MODE
 	  GIT_COMMIT="$$(git rev-parse HEAD 2>/dev/null || echo unknown)"; \
 	  $(LOAD_COMPOSE) build --quiet loadrunner && $(LOAD_COMPOSE) run --rm --no-deps loadrunner
 
+.PHONY: check-report
+RUN ?= results/latest
+
+check-report: node-version ## Check a load run (RUN=results/latest): report.md exists and every row has a validity and a seed verdict
+	$(NODE) loadtests/src/check-report.ts $(RUN)
+
 # --- resilience (loadtests/resilience/): the failure modes, in the same runner container.
 EXPERIMENTS ?=
 
