@@ -35,6 +35,12 @@ export class Database {
     return Number(rows[0]?.calls ?? 0);
   }
 
+  /** World statements running right now (a level's leftovers must finish before the next is measured). */
+  async activeWorldQueries(): Promise<number> {
+    const rows = await this.#rows<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query = $1", [WORLD_QUERY]);
+    return Number(rows[0]?.n ?? 0);
+  }
+
   /** Client connections per application_name, ours excluded. */
   async connectionsByApplication(): Promise<Record<string, number>> {
     const rows = await this.#rows<{ app: string; n: string }>(

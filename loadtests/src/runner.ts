@@ -50,14 +50,24 @@ const avg = (xs: number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => a + 
 const peak = (xs: number[]) => (xs.length === 0 ? null : Math.max(...xs));
 const fmtDuration = (s: number) => (s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`);
 
-/** Waits (bounded) until the model answers /model with nothing in flight but the probe itself. */
-async function settle(modelUrl: string, timeoutMs: number): Promise<void> {
+/**
+ * Waits (bounded) until the model is quiet: /model answers with nothing in flight but the
+ * probe, nothing queued for a unit, and no world statement running in Postgres for two
+ * readings in a row. Requests k6 gave up on (warm-up, timeouts) may still reach the
+ * database later; measured here they would break the query count.
+ */
+async function settle(modelUrl: string, db: Database, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
+  let quietReadings = 0;
   while (Date.now() < deadline) {
     const evidence = await fetchEvidence(modelUrl, 2000);
-    if (evidence !== undefined && evidence.inFlight.now <= 1) return;
+    const queued = Number((evidence as { extra?: { queued?: unknown } } | undefined)?.extra?.queued ?? 0);
+    const active = await db.activeWorldQueries().catch(() => 1);
+    quietReadings = evidence !== undefined && evidence.inFlight.now <= 1 && queued === 0 && active === 0 ? quietReadings + 1 : 0;
+    if (quietReadings >= 2) return true;
     await new Promise((r) => setTimeout(r, 1000));
   }
+  return false;
 }
 
 /** Drops the first stats frame (it covers the time before the level) and any after k6 ended. */
@@ -117,8 +127,9 @@ export class Runner {
     log(`${label}: ${level.vus} VUs, think ${level.thinkTimeS}s, offered ~${rate.toFixed(0)} req/s, ${level.target}; warm-up ${level.warmupS}s, measure ${level.durationS}s (run: ~${fmtDuration(this.#secondsLeft)} left)`);
 
     // One model under load at a time: the previous level's backlog drains first.
-    await settle(plan.modelUrl(model), 30_000);
+    await settle(plan.modelUrl(model), this.#db, 30_000);
     if (level.warmupS > 0) await this.#k6(model, level, 'warmup', level.warmupS);
+    if (!(await settle(plan.modelUrl(model), this.#db, 30_000))) log(`${label}: still busy 30 s after the warm-up; measuring anyway`);
     this.#secondsLeft -= level.warmupS;
 
     const before = await containerState(this.#docker, container.id);
