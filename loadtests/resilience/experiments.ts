@@ -4,9 +4,9 @@
 import type Docker from 'dockerode';
 import type { Database } from '../src/database.ts';
 import { StatsStream, runK6, type ServiceContainer } from '../src/docker.ts';
-import { fetchEvidence, type ModelEvidence } from '../src/sampler.ts';
+import type { ModelEvidence } from '../src/sampler.ts';
 import type { ModelName } from '../src/scenarios.ts';
-import { NeighbourProber, allContainers, directUrl, proxyUrl, stateOf, statesOf, waitFor200, waitHealthy, type Fleet, type State } from './fleet.ts';
+import { NeighbourProber, allContainers, directUrl, evidenceOf, proxyUrl, stateOf, statesOf, waitFor200, waitHealthy, type Fleet, type State } from './fleet.ts';
 import { slowloris, type SlowlorisResult } from './slowloris.ts';
 import { figures, parseTimeline, recovery, windowOf, type RequestRecord, type WindowFigures } from './timeline.ts';
 import {
@@ -32,6 +32,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TARGETS: Target[] = ['direct', 'proxy'];
 const targetName = (model: string, target: Target) => (target === 'proxy' ? `${model}-proxy` : model);
 const targetUrl = (model: string, target: Target) => `${target === 'proxy' ? proxyUrl(model) : directUrl(model)}/db`;
+/**
+ * Direct clients of prefork and blocking close their connection after each answer: a worker owns
+ * its connection until it closes, so a keep-alive client would keep the blocking baseline's only
+ * worker to itself (measured: the other clients then time out). nginx talks to them the same way.
+ */
+const closeTargets = (models: string[]) => models.filter((m) => m === 'prefork' || m === 'blocking').join(',');
 
 /** k6 with the per-request log; throws when k6 could not run at all. */
 async function timelineK6(ctx: Context, env: Record<string, string>, durationS: number, timeoutS: number): Promise<{ records: RequestRecord[]; stderrTail: string; exitCode: number; summary: string }> {
@@ -51,26 +57,48 @@ async function timelineK6(ctx: Context, env: Record<string, string>, durationS: 
   return { records, stderrTail, exitCode: run.exitCode, summary };
 }
 
-/** Peaks of a model's /model while something runs (one bounded read every 2 s). */
-class EvidencePeaks {
-  unitsAlive: number | null = null;
-  rssBytes: number | null = null;
+/**
+ * Peaks of a container while something runs, from Docker's stats (one read every 2 s): memory
+ * (page cache excluded) and pids (processes and threads). Docker, not the model's /model: a
+ * request to a model under attack would queue behind the attack and change what is measured.
+ */
+class ContainerPeaks {
+  memoryBytes: number | null = null;
   pids: number | null = null;
-  oomKills: number | null = null;
-  unanswered = 0;
   readonly #timer: NodeJS.Timeout;
-  constructor(model: string) {
+  #busy = false;
+  constructor(docker: Docker, container: ServiceContainer) {
     this.#timer = setInterval(() => {
-      void fetchEvidence(directUrl(model), 1500).then((e) => {
-        if (e === undefined) { this.unanswered += 1; return; }
-        this.unitsAlive = Math.max(this.unitsAlive ?? 0, e.units.alive);
-        this.rssBytes = Math.max(this.rssBytes ?? 0, e.memory.rssBytes);
-        this.pids = Math.max(this.pids ?? 0, e.cgroup.pidsCurrent ?? 0);
-        this.oomKills = Math.max(this.oomKills ?? 0, e.cgroup.oomKills ?? 0);
-      });
+      if (this.#busy) return;
+      this.#busy = true;
+      void (docker.getContainer(container.id).stats({ stream: false }) as Promise<DockerStats>)
+        .then((frame) => {
+          const stats = frame.memory_stats?.stats ?? {};
+          const memory = (frame.memory_stats?.usage ?? 0) - (stats.inactive_file ?? stats.total_inactive_file ?? 0);
+          this.memoryBytes = Math.max(this.memoryBytes ?? 0, memory);
+          this.pids = Math.max(this.pids ?? 0, frame.pids_stats?.current ?? 0);
+        }, () => undefined)
+        .finally(() => { this.#busy = false; });
     }, 2000);
   }
   stop(): void { clearInterval(this.#timer); }
+}
+
+interface DockerStats {
+  memory_stats?: { usage?: number; stats?: Record<string, number> };
+  pids_stats?: { current?: number };
+}
+
+/** Units (threads, processes) the model started between two readings of /model; null when one is missing or the model restarted. */
+function unitsStarted(before: ModelEvidence | undefined, after: ModelEvidence | undefined): number | null {
+  if (before === undefined || after === undefined || after.units.started < before.units.started) return null;
+  return after.units.started - before.units.started;
+}
+
+/** OOM kills inside the container (the cgroup's counter) plus Docker's own flag on the main process. */
+function oomKillsBetween(before: ModelEvidence | undefined, after: ModelEvidence | undefined, stateBefore: State, stateAfter: State): number {
+  const cgroup = after !== undefined && before !== undefined ? Math.max(0, (after.cgroup.oomKills ?? 0) - (before.cgroup.oomKills ?? 0)) : 0;
+  return cgroup + (stateAfter.oomKilled && !stateBefore.oomKilled ? 1 : 0);
 }
 
 const others = (fleet: Fleet, except: string[]) => allContainers(fleet).map((c) => c.service).filter((s) => !except.includes(s));
@@ -87,9 +115,10 @@ export interface SlowlorisRow {
   result: SlowlorisResult;
   expected: SlowlorisVerdict | null;
   against: 'confirmed' | 'refuted' | 'observed';
-  peaks: { unitsAlive: number | null; rssBytes: number | null; pids: number | null; modelUnanswered: number };
+  /** Docker's peaks during the attack, and the units (threads, processes) the attack made the model start. */
+  peaks: { memoryBytes: number | null; pids: number | null; unitsStarted: number | null };
   restarts: number;
-  oomKilled: boolean;
+  oomKills: number;
   /** How long the model took to answer /healthz again after the attack (ms; null: not within 60 s). */
   recoveredMs: number | null;
   neighbours: NeighbourCheck[];
@@ -113,8 +142,9 @@ export async function runSlowloris(ctx: Context, onRow: (row: SlowlorisRow) => v
     const neighbours = others(ctx.fleet, [model]);
     const before = await statesOf(ctx.docker, allContainers(ctx.fleet));
     ctx.log(`[${i + 1}/${plan.length}] slowloris ${model} ${target}: ${connections} slow connection(s) (pool ${poolSize ?? 'unbounded'})`);
+    const evidenceBefore = await evidenceOf(model, 3000);
     const prober = new NeighbourProber(neighbours, ctx.db);
-    const peaks = new EvidencePeaks(model);
+    const peaks = new ContainerPeaks(ctx.docker, container);
     const result = await slowloris({
       target: target === 'proxy' ? proxyUrl(model) : directUrl(model), connections,
       holdMs: SLOWLORIS.holdMs, trickleEveryMs: SLOWLORIS.trickleEveryMs, probeAfterMs: SLOWLORIS.probeAfterMs, probeTimeoutMs: SLOWLORIS.probeTimeoutMs,
@@ -123,12 +153,13 @@ export async function runSlowloris(ctx: Context, onRow: (row: SlowlorisRow) => v
     const checks = await prober.finish(ctx.docker, allContainers(ctx.fleet), before);
     const recoveredMs = await waitFor200(`${directUrl(model)}/healthz`, 60_000);
     const after = await stateOf(ctx.docker, container);
+    const evidenceAfter = await evidenceOf(model, 3000);
     const expected = slowlorisExpectation(model, target, connections, poolSize);
     const row: SlowlorisRow = {
       model, target, connections, poolSize, result, expected, against: againstExpectation(expected, result.verdict),
-      peaks: { unitsAlive: peaks.unitsAlive, rssBytes: peaks.rssBytes, pids: peaks.pids, modelUnanswered: peaks.unanswered },
+      peaks: { memoryBytes: peaks.memoryBytes, pids: peaks.pids, unitsStarted: unitsStarted(evidenceBefore, evidenceAfter) },
       restarts: Math.max(after.restartCount - before[model]!.restartCount, after.startedAt !== before[model]!.startedAt ? 1 : 0),
-      oomKilled: after.oomKilled && !before[model]!.oomKilled,
+      oomKills: oomKillsBetween(evidenceBefore, evidenceAfter, before[model]!, after),
       recoveredMs, neighbours: checks, isolation: isolationVerdict(checks),
     };
     rows.push(row);
@@ -193,7 +224,7 @@ export async function runOutage(ctx: Context, baseVus: number): Promise<OutageRe
     groups.set(v, [...(groups.get(v) ?? []), `${targetName(t.model, t.target)}=${targetUrl(t.model, t.target)}`]);
   }
   const k6Runs = Promise.all([...groups.entries()].map(([v, list]) => timelineK6(ctx, {
-    TARGETS: list.join(','), EXECUTOR: 'constant-vus', VUS: String(v), THINK_TIME_S: String(OUTAGE.thinkS),
+    TARGETS: list.join(','), EXECUTOR: 'constant-vus', VUS: String(v), THINK_TIME_S: String(OUTAGE.thinkS), CLOSE_TARGETS: closeTargets(models),
   }, durationS, OUTAGE.timeoutS)));
   await sleep(OUTAGE.beforeS * 1000 + 2000); // k6 needs a moment to start
   const db = docker.getContainer(fleet.db.id);
@@ -257,9 +288,8 @@ export interface OverloadRow {
   droppedNote: string;
   peakMemoryBytes: number | null;
   memoryLimitBytes: number | null;
-  unitsAlivePeak: number | null;
+  unitsStarted: number | null;
   pidsPeak: number | null;
-  modelUnanswered: number;
   restarts: number;
   oomKills: number;
   recoveredMs: number | null;
@@ -278,28 +308,28 @@ export async function runOverload(ctx: Context, knees: Record<string, Knee>, max
     await waitFor200(`${directUrl(model)}/healthz`, 30_000);
     ctx.log(`[${i + 1}/${ctx.models.length}] overload ${model}: knee ${knee.rate.toFixed(0)}/s (${knee.source}) -> ${rate}/s${capped ? ' (capped)' : ''} for ${OVERLOAD.durationS}s, up to ${maxVus} VUs`);
     const before = await statesOf(ctx.docker, allContainers(ctx.fleet));
-    const evidenceBefore = await fetchEvidence(directUrl(model), 3000);
+    const evidenceBefore = await evidenceOf(model, 3000);
     const prober = new NeighbourProber(others(ctx.fleet, [model]), ctx.db);
-    const peaks = new EvidencePeaks(model);
+    const peaks = new ContainerPeaks(ctx.docker, container);
     const stats = await StatsStream.open(ctx.docker, container.id);
     const run = await timelineK6(ctx, {
-      TARGETS: `${model}=${targetUrl(model, 'direct')}`, EXECUTOR: 'constant-arrival-rate', RATE: String(rate),
+      TARGETS: `${model}=${targetUrl(model, 'direct')}`, EXECUTOR: 'constant-arrival-rate', RATE: String(rate), CLOSE_TARGETS: closeTargets([model]),
       VUS: String(Math.min(maxVus, Math.max(10, Math.ceil(rate * 0.2)))), MAX_VUS: String(maxVus),
     }, OVERLOAD.durationS, OVERLOAD.timeoutS).finally(() => { peaks.stop(); stats.stop(); });
     const checks = await prober.finish(ctx.docker, allContainers(ctx.fleet), before);
     const recoveredMs = await waitFor200(`${directUrl(model)}/healthz`, 60_000);
     const after = await stateOf(ctx.docker, container);
-    const evidenceAfter = await fetchEvidence(directUrl(model), 3000);
+    const evidenceAfter = await evidenceOf(model, 3000);
     const f = figures(run.records);
     const restarts = Math.max(after.restartCount - before[model]!.restartCount, after.startedAt !== before[model]!.startedAt ? 1 : 0);
-    const oomKills = Math.max(0, (evidenceAfter?.cgroup.oomKills ?? peaks.oomKills ?? 0) - (evidenceBefore?.cgroup.oomKills ?? 0)) + (after.oomKilled && !before[model]!.oomKilled ? 1 : 0);
+    const oomKills = oomKillsBetween(evidenceBefore, evidenceAfter, before[model]!, after);
     const dropped = /dropped_iterations[^\n]*?(\d+)/.exec(run.summary);
     const row: OverloadRow = {
       model, knee, rate, capped, figures: f,
       droppedNote: dropped === null ? '' : `k6 dropped iterations (no free VU): see raw`,
       peakMemoryBytes: stats.samples.length === 0 ? null : Math.max(...stats.samples.map((s) => s.memoryBytes)),
       memoryLimitBytes: evidenceBefore?.cgroup.memoryLimitBytes ?? null,
-      unitsAlivePeak: peaks.unitsAlive, pidsPeak: peaks.pids, modelUnanswered: peaks.unanswered,
+      unitsStarted: unitsStarted(evidenceBefore, evidenceAfter), pidsPeak: peaks.pids,
       restarts, oomKills, recoveredMs, neighbours: checks, isolation: isolationVerdict(checks),
       verdict: overloadVerdict(f, restarts, oomKills, rate, OVERLOAD.durationS),
     };
@@ -347,7 +377,7 @@ export async function runShutdown(ctx: Context, baseVus: number, onResult: (r: S
     const prober = new NeighbourProber(others(ctx.fleet, [model]), ctx.db);
     const k6 = timelineK6(ctx, {
       TARGETS: TARGETS.map((t) => `${targetName(model, t)}=${targetUrl(model, t)}`).join(','),
-      EXECUTOR: 'constant-vus', VUS: String(vus), THINK_TIME_S: String(SHUTDOWN.thinkS),
+      EXECUTOR: 'constant-vus', VUS: String(vus), THINK_TIME_S: String(SHUTDOWN.thinkS), CLOSE_TARGETS: closeTargets([model]),
     }, SHUTDOWN.durationS, SHUTDOWN.timeoutS);
     await sleep(SHUTDOWN.beforeS * 1000 + 2000);
     const handle = ctx.docker.getContainer(container.id);

@@ -1,9 +1,11 @@
 // The compose project's containers as the resilience runs see them: where each one answers,
 // its state (restarts, start time, health, OOM), and a prober that checks the others keep
 // answering while one of them is being hurt.
+import { request } from 'node:http';
 import type Docker from 'dockerode';
 import type { Database } from '../src/database.ts';
 import { findService, type ServiceContainer } from '../src/docker.ts';
+import type { ModelEvidence } from '../src/sampler.ts';
 import type { ModelName } from '../src/scenarios.ts';
 import type { NeighbourCheck } from './verdicts.ts';
 
@@ -62,15 +64,41 @@ export function allContainers(fleet: Fleet): ServiceContainer[] {
 export const directUrl = (model: string) => `http://${model}:3000`;
 export const proxyUrl = (model: string) => `http://proxy:8080/${model}`;
 
-/** GET with a hard time limit: the status, or 0 when nothing came back in time. */
-export async function httpStatus(url: string, timeoutMs: number): Promise<{ status: number; ms: number }> {
+/**
+ * GET with a hard time limit, on a connection of its own that closes after the answer. Never
+ * keep-alive: a prefork worker (and the blocking baseline's only one) owns a connection until
+ * it closes, so an idle pooled connection from this runner would pin a worker and distort
+ * the very thing being measured.
+ */
+export function httpGet(url: string, timeoutMs: number): Promise<{ status: number; ms: number; body: string }> {
   const started = performance.now();
+  return new Promise((resolve) => {
+    const done = (status: number, body: string) => resolve({ status, ms: Math.round(performance.now() - started), body });
+    const req = request(url, { agent: false, headers: { connection: 'close' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => done(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')));
+      res.on('error', () => done(0, ''));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
+    req.on('error', () => done(0, ''));
+    req.end();
+  });
+}
+
+export async function httpStatus(url: string, timeoutMs: number): Promise<{ status: number; ms: number }> {
+  const { status, ms } = await httpGet(url, timeoutMs);
+  return { status, ms };
+}
+
+/** A model's /model (see loadtests/src/sampler.ts), read without keep-alive; undefined when it does not answer. */
+export async function evidenceOf(model: string, timeoutMs: number): Promise<ModelEvidence | undefined> {
+  const { status, body } = await httpGet(`${directUrl(model)}/model`, timeoutMs);
+  if (status !== 200) return undefined;
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    await res.arrayBuffer();
-    return { status: res.status, ms: Math.round(performance.now() - started) };
+    return JSON.parse(body) as ModelEvidence;
   } catch {
-    return { status: 0, ms: Math.round(performance.now() - started) };
+    return undefined;
   }
 }
 

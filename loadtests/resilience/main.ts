@@ -8,12 +8,12 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Database } from '../src/database.ts';
 import { K6_IMAGE, connectDocker, engineInfo, ownComposeProject, removeLeftoverK6 } from '../src/docker.ts';
-import { fetchEvidence, type ModelEvidence } from '../src/sampler.ts';
-import { readScenarioFile, resolveProfile, selectModels, type ModelName } from '../src/scenarios.ts';
+import type { ModelEvidence } from '../src/sampler.ts';
+import { MODEL_NAMES, readScenarioFile, resolveProfile, selectModels, type ModelName } from '../src/scenarios.ts';
 import {
   OUTAGE, OVERLOAD, SHUTDOWN, SLOWLORIS, runOutage, runOverload, runShutdown, runSlowloris, slowlorisPlan, type Context,
 } from './experiments.ts';
-import { allContainers, directUrl, findFleet, stateOf } from './fleet.ts';
+import { allContainers, evidenceOf, findFleet, stateOf } from './fleet.ts';
 import { renderResilience, type ReportParts, type RunInfo } from './tables.ts';
 import { kneeEstimate, kneeFromRows, type Knee, type LoadRowLike } from './verdicts.ts';
 
@@ -60,14 +60,15 @@ async function main(): Promise<number> {
   if (!env.HOST_PROJECT_DIR) throw new Error('HOST_PROJECT_DIR (the checkout\'s path on the Docker host) is required: run `make resilience`');
   const project = env.COMPOSE_PROJECT_NAME ?? ownProject;
   await removeLeftoverK6(docker);
-  const fleet = await findFleet(docker, project, models);
+  // Every container of the project: the ones not under test are the neighbours that must stay unharmed.
+  const fleet = await findFleet(docker, project, MODEL_NAMES);
   const password = env.DB_PASSWORD;
   if (password === undefined || password === '') throw new Error('DB_PASSWORD (from .env) is required');
   const db = new Database({ host: env.DB_HOST ?? 'db', port: 5432, user: env.DB_USER ?? 'benchmarkdbuser', password, database: env.DB_NAME ?? 'hello_world' });
 
   const evidence: Partial<Record<ModelName, ModelEvidence>> = {};
   for (const model of models) {
-    const e = await fetchEvidence(directUrl(model), 10_000);
+    const e = await evidenceOf(model, 10_000);
     if (e === undefined) throw new Error(`${model}'s /model did not answer within 10 s: is it healthy? (make ps)`);
     evidence[model] = e;
   }
@@ -120,7 +121,7 @@ async function main(): Promise<number> {
   const save = (name: string, data: unknown) => writeFileSync(join(runDir, name), JSON.stringify(data, null, 2));
   try {
     if (experiments.includes('slowloris')) {
-      parts.slowloris = await runSlowloris(ctx, (r) => log(`  -> ${r.model} ${r.target} N=${r.connections}: ${r.result.verdict} (probe ${r.result.probe.status ?? r.result.probe.error} in ${r.result.probe.ms} ms; closed by server ${r.result.closedByServer}; units ${r.peaks.unitsAlive ?? 'n/a'}; restarts ${r.restarts}); others: ${r.isolation}`));
+      parts.slowloris = await runSlowloris(ctx, (r) => log(`  -> ${r.model} ${r.target} N=${r.connections}: ${r.result.verdict} (probe ${r.result.probe.status ?? r.result.probe.error} in ${r.result.probe.ms} ms; closed by server ${r.result.closedByServer}; units started ${r.peaks.unitsStarted ?? 'n/a'}, peak pids ${r.peaks.pids ?? 'n/a'}, ${r.peaks.memoryBytes === null ? '' : `${Math.round(r.peaks.memoryBytes / 1e6)} MB`}; restarts ${r.restarts}); others: ${r.isolation}`));
       save('slowloris.json', parts.slowloris);
     }
     if (experiments.includes('outage')) {
@@ -129,7 +130,7 @@ async function main(): Promise<number> {
       save('outage.json', rest);
       writeFileSync(join(runDir, 'raw', 'outage.requests.json'), JSON.stringify(records));
       parts.outage = outage;
-      for (const r of outage.rows) log(`  -> ${r.model} ${r.target}: ${r.verdict}; first 200 ${r.firstOkMs ?? 'never'} ms after db start`);
+      for (const r of outage.rows) log(`  -> ${r.model} ${r.target}: ${r.verdict}; first 200 ${r.firstOkMs === null ? 'never' : `${r.firstOkMs} ms`} after db start`);
       for (const m of outage.models) log(`  -> ${m.model}: restarted ${m.restarted}, DB connections after ${m.connectionsAfter ?? 'n/a'} / ${m.maxConnections ?? 'n/a'}: ${m.leak}`);
     }
     if (experiments.includes('overload')) {

@@ -57,8 +57,10 @@ test('k6 console lines become request records; windows, percentiles and recovery
     'time="2026-11-23T19:00:00Z" level=info msg="R eventloop 1000 52 200 0" source=console',
     'time="2026-11-23T19:00:00Z" level=warning msg="Request Failed" error="dial: connection refused"',
     'time="2026-11-23T19:00:01Z" level=info msg="R eventloop-proxy 2000 5001 0 1050" source=console',
+    'time="2026-11-23T19:00:02Z" level=info msg="R mn 3000 2 0 1212 refused" source=console',
+    'time="2026-11-23T19:00:02Z" level=info msg="R mn 3100 50 200 0 -" source=console',
   ].join('\n');
-  assert.deepEqual(parseTimeline(stderr), [rec('eventloop', 1000, 52, 200), rec('eventloop-proxy', 2000, 5001, 0, K6_TIMEOUT)]);
+  assert.deepEqual(parseTimeline(stderr), [rec('eventloop', 1000, 52, 200), rec('eventloop-proxy', 2000, 5001, 0, K6_TIMEOUT), { ...rec('mn', 3000, 2, 0, 1212), error: 'refused' }, rec('mn', 3100, 50, 200)]);
   assert.equal(percentile([1, 2, 3, 4], 50), 2);
   assert.equal(percentile([], 50), null);
   const records = [rec('a', 0, 50, 200), rec('a', 100, 700, 503), rec('a', 200, 5000, 0, K6_TIMEOUT), rec('a', 300, 3, 0, 1211), rec('b', 150, 50, 200), rec('a', 900, 50, 200)];
@@ -80,7 +82,8 @@ test('verdicts: fast 503s or hangs, leaks, shutdown, overload, isolation', () =>
   assert.equal(outageVerdict(figures([])), 'no requests during the outage');
   assert.equal(leakVerdict(3, 100), 'no leak');
   assert.equal(leakVerdict(101, 100), 'LEAK: 101 > 100');
-  assert.equal(shutdownVerdict(figures([rec('a', 0, 50, 200)]), figures([rec('a', 10, 2, 0, 1211)])), '1/1 in flight completed; new requests refused cleanly (max 2 ms)');
+  assert.equal(shutdownVerdict(figures([rec('a', 0, 50, 200)]), figures([rec('a', 10, 2, 0, 1211)])), '1/1 in flight completed; new requests refused at once (max 2 ms)');
+  assert.equal(shutdownVerdict(figures([]), figures([rec('a', 10, 4089, 0, 1211), rec('a', 11, 1, 0, 1211)])), 'none in flight; new requests refused, none hung (p50 1 ms, max 4089 ms)');
   assert.match(shutdownVerdict(figures([rec('a', 0, 50, 0, 1211)]), figures([rec('a', 10, 5000, 0, K6_TIMEOUT)])), /1\/1 in flight FAILED; 1 hung/);
   assert.equal(overloadVerdict(figures([rec('a', 0, 50, 200), rec('a', 0, 50, 200)]), 0, 0, 40, 1), 'kept up: 2/s of 40/s offered');
   assert.equal(overloadVerdict(figures([rec('a', 0, 900, 200), rec('a', 0, 3, 503)]), 1, 1, 40, 1), 'OOM-killed 1×, restarted 1×, shed 1 with 503, queued (p50 900 ms); served 1/s of 40/s offered');
@@ -104,7 +107,7 @@ test('the tables: one line per model and target, every figure from the data', ()
   const slow: SlowlorisRow = {
     model: 'blocking', target: 'direct', connections: 1, poolSize: 1,
     result: { target: 'http://blocking:3000', connections: 1, opened: 1, closedByServer: 1, medianCloseMs: 10012, answeredStatuses: { 408: 1 }, probe: { status: null, ms: 5003, error: 'no answer within 5000 ms' }, verdict: 'down' },
-    expected: 'down', against: 'confirmed', peaks: { unitsAlive: 1, rssBytes: 80e6, pids: 12, modelUnanswered: 0 }, restarts: 0, oomKilled: false, recoveredMs: 3,
+    expected: 'down', against: 'confirmed', peaks: { memoryBytes: 80e6, pids: 12, unitsStarted: 0 }, restarts: 0, oomKills: 0, recoveredMs: 3,
     neighbours: [], isolation: 'unharmed (7 others, 105 probes answered)',
   };
   const table = slowlorisTable([slow]);
@@ -125,7 +128,7 @@ test('the tables: one line per model and target, every figure from the data', ()
 
   const over: OverloadRow = {
     model: 'blocking', knee: { rate: 19.8, reached: true, source: 'make load x' }, rate: 40, capped: false, figures: w([rec('b', 0, 3, 503), rec('b', 0, 900, 200)]),
-    droppedNote: '', peakMemoryBytes: 90e6, memoryLimitBytes: 4e9, unitsAlivePeak: 1, pidsPeak: 14, modelUnanswered: 0, restarts: 0, oomKills: 0, recoveredMs: 2,
+    droppedNote: '', peakMemoryBytes: 90e6, memoryLimitBytes: 4e9, unitsStarted: 1, pidsPeak: 14, restarts: 0, oomKills: 0, recoveredMs: 2,
     neighbours: [], isolation: 'unharmed', verdict: 'shed 1 with 503',
   };
   assert.match(overloadTable([over])[2]!, /^\| blocking \| 20\/s \(make load x\) \| 40\/s for 15 s \| 200×1, 503×1 \| 900 ms \/ 900 ms \| 90 MB \/ 4000 MB \| 1 \/ 14 \| 0 \/ 0 \| 2 ms \|/);

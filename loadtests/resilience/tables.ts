@@ -35,7 +35,7 @@ function failures(f: WindowFigures): string {
 }
 
 export function slowlorisTable(rows: SlowlorisRow[]): string[] {
-  const header = ['model', 'target', 'slow conns (opened)', 'pool', 'probe after 3 s', 'closed by server (median, answers)', 'peak units / pids / RSS', 'model restarts / OOM', 'verdict', 'seed expects', 'vs seed', 'other containers'];
+  const header = ['model', 'target', 'slow conns (opened)', 'pool', 'probe after 3 s', 'closed by server (median, answers)', 'peak memory / pids', 'units started', 'model restarts / OOM kills', 'verdict', 'seed expects', 'vs seed', 'other containers'];
   return [
     line(header), rule(header.length),
     ...rows.map((r) => {
@@ -45,8 +45,8 @@ export function slowlorisTable(rows: SlowlorisRow[]): string[] {
         r.model, via(r.target), `${r.connections} (${r.result.opened})`, r.poolSize ?? 'unbounded',
         p.status === null ? `no answer in ${p.ms} ms (${p.error ?? ''})` : `${p.status} in ${p.ms} ms`,
         r.result.closedByServer === 0 ? 'none' : `${r.result.closedByServer} after ${r.result.medianCloseMs} ms (${answers || 'no bytes'})`,
-        `${r.peaks.unitsAlive ?? 'n/a'} / ${r.peaks.pids ?? 'n/a'} / ${mb(r.peaks.rssBytes)}${r.peaks.modelUnanswered > 0 ? ` (/model silent ${r.peaks.modelUnanswered}×)` : ''}`,
-        `${r.restarts} / ${r.oomKilled ? 'yes' : 'no'}`,
+        `${mb(r.peaks.memoryBytes)} / ${r.peaks.pids ?? 'n/a'}`, r.peaks.unitsStarted,
+        `${r.restarts} / ${r.oomKills}`,
         `**${r.result.verdict}**`, r.expected ?? 'no claim', r.against, r.isolation,
       ]);
     }),
@@ -71,13 +71,13 @@ export function outageTable(result: OutageResult): string[] {
 }
 
 export function overloadTable(rows: OverloadRow[]): string[] {
-  const header = ['model', 'knee (source)', 'offered', 'answers', 'ok p50 / p99', 'peak memory / limit', 'peak units / pids', 'restarts / OOM kills', 'healthy again after', 'verdict', 'other containers during it'];
+  const header = ['model', 'knee (source)', 'offered', 'answers', 'ok p50 / p99', 'peak memory / limit', 'units started / peak pids', 'restarts / OOM kills', 'healthy again after', 'verdict', 'other containers during it'];
   return [
     line(header), rule(header.length),
     ...rows.map((r) => line([
       r.model, `${r.knee.rate.toFixed(0)}/s${r.knee.reached ? '' : ' (at least)'} (${r.knee.source})`, `${r.rate}/s${r.capped ? ' (capped)' : ''} for 15 s`,
       outcomes(r.figures), `${msOr(r.figures.okMs.p50)} / ${msOr(r.figures.okMs.p99)}`, `${mb(r.peakMemoryBytes)} / ${mb(r.memoryLimitBytes)}`,
-      `${r.unitsAlivePeak ?? 'n/a'} / ${r.pidsPeak ?? 'n/a'}${r.modelUnanswered > 0 ? ` (/model silent ${r.modelUnanswered}×)` : ''}`,
+      `${r.unitsStarted ?? 'n/a'} / ${r.pidsPeak ?? 'n/a'}`,
       `${r.restarts} / ${r.oomKills}`, msOr(r.recoveredMs, 'not within 60 s'), `**${r.verdict}**${r.droppedNote ? ` (${r.droppedNote})` : ''}`, r.isolation,
     ])),
   ];
@@ -112,6 +112,7 @@ export function renderResilience(info: RunInfo, parts: ReportParts, settings: Re
     `- Run: ${info.startedAt} to ${info.finishedAt} (UTC), experiments: ${info.experiments.join(', ')}, models: ${info.models.join(', ')}, compose project ${info.project}`,
     `- Host: ${info.host.cores} cores, ${mb(info.host.memoryBytes)} memory, ${info.host.os}, kernel ${info.host.kernel}, Docker ${info.host.dockerVersion}`,
     `- Load: ${info.k6Image} with the per-request log (loadtests/resilience/k6/timeline.js); Slowloris: loadtests/resilience/slowloris.ts from the runner container`,
+    '- Direct clients of prefork and blocking send `Connection: close` (a worker owns its connection until it closes: one keep-alive client would keep the blocking baseline\'s only worker to itself; nginx does the same towards them). Every other client keeps its connection alive.',
     `- Commit: ${info.gitCommit}`,
     ...info.notes.map((n) => `- ${n}`),
     '',

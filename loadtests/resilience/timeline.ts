@@ -11,16 +11,20 @@ export interface RequestRecord {
   status: number;
   /** k6's error code (1050 = request timeout, 0 = none). */
   errorCode: number;
+  /** Without an answer: refused, reset, unreachable, closed, timeout, other (from k6's error text). */
+  error?: string;
 }
 
 /** k6's code for "request timeout": the request hung until the client gave up. */
 export const K6_TIMEOUT = 1050;
 
-/** Reads the `R <target> <start> <ms> <status> <errorCode>` lines out of k6's stderr (console.log lines). */
+/** Reads the `R <target> <start> <ms> <status> <errorCode> [<error kind>]` lines out of k6's stderr (console.log lines). */
 export function parseTimeline(stderr: string): RequestRecord[] {
   const records: RequestRecord[] = [];
-  for (const match of stderr.matchAll(/msg="R (\S+) (\d+) (\d+) (\d+) (\d+)"/g)) {
-    records.push({ target: match[1]!, start: Number(match[2]), ms: Number(match[3]), status: Number(match[4]), errorCode: Number(match[5]) });
+  for (const match of stderr.matchAll(/msg="R (\S+) (\d+) (\d+) (\d+) (\d+)(?: (\S+))?"/g)) {
+    const record: RequestRecord = { target: match[1]!, start: Number(match[2]), ms: Number(match[3]), status: Number(match[4]), errorCode: Number(match[5]) };
+    if (match[6] !== undefined && match[6] !== '-') record.error = match[6];
+    records.push(record);
   }
   return records;
 }
@@ -31,10 +35,10 @@ export function percentile(sorted: number[], p: number): number | null {
   return sorted[index]!;
 }
 
-/** What one status means in the tables: "200", "503", "timeout", "refused/reset". */
+/** What one status means in the tables: "200", "503", "timeout", "refused", "reset", ... */
 export function outcome(r: RequestRecord): string {
   if (r.status !== 0) return String(r.status);
-  return r.errorCode === K6_TIMEOUT ? 'timeout' : 'no answer';
+  return r.errorCode === K6_TIMEOUT ? 'timeout' : r.error ?? 'no answer';
 }
 
 export interface WindowFigures {

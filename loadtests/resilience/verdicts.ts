@@ -112,7 +112,8 @@ export function shutdownVerdict(inFlight: WindowFigures, afterStop: WindowFigure
   const parts: string[] = [];
   parts.push(inFlight.requests === 0 ? 'none in flight' : inFlight.failed === 0 ? `${inFlight.ok}/${inFlight.requests} in flight completed` : `${inFlight.failed}/${inFlight.requests} in flight FAILED`);
   if (afterStop.timeouts > 0) parts.push(`${afterStop.timeouts} hung until the client timeout`);
-  else if (afterStop.failed > 0) parts.push(`new requests refused cleanly (max ${afterStop.failureMs.max} ms)`);
+  else if (afterStop.failed > 0 && (afterStop.failureMs.max ?? 0) <= FAST_FAILURE_MS) parts.push(`new requests refused at once (max ${afterStop.failureMs.max} ms)`);
+  else if (afterStop.failed > 0) parts.push(`new requests refused, none hung (p50 ${afterStop.failureMs.p50} ms, max ${afterStop.failureMs.max} ms)`);
   else parts.push('no new request failed');
   return parts.join('; ');
 }

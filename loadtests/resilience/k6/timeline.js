@@ -6,6 +6,8 @@
 //   TARGETS       name=url,name=url (url ends in /db)
 //   EXECUTOR      constant-vus (VUS per target, THINK_TIME_S) or constant-arrival-rate (RATE per target, MAX_VUS)
 //   DURATION, REQUEST_TIMEOUT (e.g. 20s, 5s): every request and the run are bounded.
+//   CLOSE_TARGETS name,name: these send "Connection: close" (a prefork worker owns its connection
+//                 until it closes: a keep-alive client would keep a worker to itself, as nginx avoids too).
 import http from 'k6/http';
 import { sleep } from 'k6';
 import exec from 'k6/execution';
@@ -25,6 +27,7 @@ const TIMEOUT = env.REQUEST_TIMEOUT ?? '5s';
 const GRACEFUL_STOP = `${Number(TIMEOUT.replace(/s$/, '')) + 1}s`;
 const ROWS = 10_000;
 const MARK = '@@K6_SUMMARY@@';
+const CLOSE = new Set((env.CLOSE_TARGETS ?? '').split(',').filter(Boolean));
 
 function scenarioFor(target) {
   const base = { exec: 'hit', env: { TARGET_NAME: target.name, TARGET_URL: target.url }, gracefulStop: GRACEFUL_STOP, tags: { target: target.name } };
@@ -39,15 +42,28 @@ export const options = {
   userAgent: 'concurrency-models-resilience/k6',
 };
 
+// What kind of failure a request without an answer met, from k6's error text.
+function errorKind(res) {
+  if (res.status !== 0) return '-';
+  const text = String(res.error ?? '').toLowerCase();
+  if (res.error_code === 1050) return 'timeout';
+  if (text.includes('refused')) return 'refused';
+  if (text.includes('reset')) return 'reset';
+  if (text.includes('no route') || text.includes('unreachable')) return 'unreachable';
+  if (text.includes('eof')) return 'closed';
+  return 'other';
+}
+
 export function hit() {
   const name = exec.scenario.name;
   const url = __ENV.TARGET_URL;
   const id = 1 + Math.floor(Math.random() * ROWS);
   const started = Date.now();
-  const res = http.get(`${url}?id=${id}`, { timeout: TIMEOUT, tags: { name: 'db' } });
+  const headers = CLOSE.has(__ENV.TARGET_NAME) ? { Connection: 'close' } : {};
+  const res = http.get(`${url}?id=${id}`, { timeout: TIMEOUT, headers, tags: { name: 'db' } });
   const ms = Date.now() - started;
-  // One line per request: R <target> <start ms since epoch> <duration ms> <status> <error code>
-  console.log(`R ${__ENV.TARGET_NAME ?? name} ${started} ${ms} ${res.status} ${res.error_code}`);
+  // One line per request: R <target> <start ms since epoch> <duration ms> <status> <error code> <error kind>
+  console.log(`R ${__ENV.TARGET_NAME ?? name} ${started} ${ms} ${res.status} ${res.error_code} ${errorKind(res)}`);
   if (THINK_TIME_S > 0) sleep(THINK_TIME_S);
 }
 
