@@ -90,7 +90,7 @@ async function main(): Promise<number> {
       knees[model] = (load === undefined ? null : kneeFromRows(load.rows, model, `make load ${load.run}`))
         ?? kneeEstimate(e.units.limit, e.db.maxConnections ?? e.db.poolMaxPerUnit * e.db.pools, maxRate / 2);
     }
-    notes.push(load === undefined ? 'Knees: no make-load results here, pool arithmetic used' : `Knees from the make-load run ${load.run} where it had the model`);
+    notes.push(load === undefined ? 'Knees: no make-load results here, pool arithmetic used' : `Knees from the valid rows of the make-load run ${load.run} where it had any, else the pool arithmetic`);
   }
   const seconds: Record<Experiment, number> = {
     slowloris: slowlorisPlan(ctx).length * (SLOWLORIS.holdMs / 1000 + 3),

@@ -46,6 +46,8 @@ test('the knee: where a model first fell behind what was offered, or a lower bou
   const eventloop = kneeFromRows(rows, 'eventloop', 'run');
   assert.deepEqual([eventloop?.rate, eventloop?.reached], [560, false]);
   assert.equal(kneeFromRows(rows, 'mn', 'run'), null);
+  const invalid = { ...row('mn', 100, 95, 90), validity: { valid: false } };
+  assert.equal(kneeFromRows([invalid], 'mn', 'run'), null, 'an invalid row says nothing about the knee');
   assert.deepEqual([kneeEstimate(1, 1, 600).rate, kneeEstimate(1, 1, 600).reached], [20, true]);
   assert.deepEqual([kneeEstimate(null, 100, 600).rate, kneeEstimate(null, 100, 600).reached], [600, false]);
   assert.deepEqual(overloadRate({ rate: 19.8, reached: true, source: '' }, 1200), { rate: 40, capped: false });

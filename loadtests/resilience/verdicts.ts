@@ -39,6 +39,8 @@ export interface LoadRowLike {
   level: { target: string; vus: number; name: string };
   offeredRate: number;
   figures: { successesPerSecond: number; errorPercent: number };
+  /** The load report's validity verdict: an invalid row (k6 starved of CPU, queries ≠ successes, ...) says nothing about the knee. */
+  validity?: { valid: boolean };
 }
 
 export interface Knee {
@@ -54,9 +56,9 @@ export function keptUp(row: LoadRowLike): boolean {
   return row.figures.errorPercent < 1 && row.figures.successesPerSecond >= 0.9 * row.offeredRate;
 }
 
-/** The knee of `model` from a make-load run's direct rows, or null when the run has none usable. */
+/** The knee of `model` from a make-load run's valid direct rows, or null when the run has none usable. */
 export function kneeFromRows(rows: LoadRowLike[], model: string, source: string): Knee | null {
-  const mine = rows.filter((r) => r.model === model && r.level.target === 'direct' && r.figures.successesPerSecond > 0)
+  const mine = rows.filter((r) => r.model === model && r.level.target === 'direct' && r.validity?.valid !== false && r.figures.successesPerSecond > 0)
     .sort((a, b) => a.offeredRate - b.offeredRate);
   if (mine.length === 0) return null;
   const firstBehind = mine.findIndex((r) => !keptUp(r));
