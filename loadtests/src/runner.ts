@@ -194,7 +194,7 @@ export class Runner {
         processesPeak: peak(evidences.map((e) => e.memory.processes)),
         inFlightPeak: peak(evidences.map((e) => e.inFlight.now)),
         dbConnectionsPeak: dbPeak,
-        dbConnectionsMax: limitsFrom === undefined ? null : limitsFrom.db.maxConnections ?? limitsFrom.db.poolMaxPerUnit * limitsFrom.db.pools,
+        dbConnectionsMax: connectionCap(limitsFrom),
         restarts: after.restartCount - before.restartCount,
         oomKills: Math.max(0, oomAfter - oomBefore) + (after.oomKilled && !before.oomKilled ? 1 : 0),
         dbRefusals: refusals.length,
@@ -248,3 +248,15 @@ export function pointLatest(resultsRoot: string, runDirName: string): void {
 }
 
 export { K6_IMAGE };
+
+/**
+ * The database connections a model can open at most, or null when there is no cap. One
+ * shared pool: its max. One pool per unit (workers, threads, children): pool max x the
+ * bound on units; an unbounded process-per-connection model has none (the count seen at
+ * one moment is not a cap).
+ */
+export function connectionCap(evidence: ModelEvidence | undefined): number | null {
+  if (evidence === undefined) return null;
+  if (evidence.db.pools === 1) return evidence.db.maxConnections ?? evidence.db.poolMaxPerUnit;
+  return evidence.units.limit === null ? null : evidence.db.poolMaxPerUnit * evidence.units.limit;
+}

@@ -2,6 +2,7 @@
 // the model's own evidence (/model), Postgres connections, and the host's CPU.
 import { readFileSync } from 'node:fs';
 import type { Database } from './database.ts';
+import { request } from 'node:http';
 
 /** The part of /model (services/common Evidence) the runner reads. */
 export interface ModelEvidence {
@@ -22,14 +23,29 @@ export interface ModelEvidence {
   };
 }
 
-export async function fetchEvidence(baseUrl: string, timeoutMs = 1000): Promise<ModelEvidence | undefined> {
-  try {
-    const res = await fetch(`${baseUrl}/model`, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!res.ok) return undefined;
-    return (await res.json()) as ModelEvidence;
-  } catch {
-    return undefined;
-  }
+/**
+ * GET <model>/model on a fresh connection that closes after the answer (agent: false sends
+ * `Connection: close`). An observer must never hold a unit: a pooled keep-alive connection,
+ * re-used every second, would own the blocking baseline's only worker for the whole run.
+ */
+export function fetchEvidence(baseUrl: string, timeoutMs = 1000): Promise<ModelEvidence | undefined> {
+  return new Promise((resolve) => {
+    const req = request(`${baseUrl}/model`, { agent: false, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve(res.statusCode === 200 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as ModelEvidence) : undefined);
+        } catch {
+          resolve(undefined);
+        }
+      });
+      res.on('error', () => resolve(undefined));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+    req.end();
+  });
 }
 
 /** Busy and total jiffies of all CPUs (the first line of /proc/stat; host-wide even in a container). */
