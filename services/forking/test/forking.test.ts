@@ -7,7 +7,7 @@ import { Agent } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Evidence } from '@models/common';
-import { get, rawRequest, startService, startTestDatabase, waitFor, type RunningService, type TestDatabase } from '@models/common/testing';
+import { assertBoundThenQueueThen503, get, rawRequest, startService, startTestDatabase, waitFor, type RunningService, type TestDatabase } from '@models/common/testing';
 
 const ENTRY = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 let db: TestDatabase;
@@ -126,22 +126,7 @@ describe('MAX_PROCS=2, QUEUE_MAX=2', () => {
 
   test('at the bound, connections wait in the parent; beyond the queue they get a fast 503', async () => {
     // No warm-up: a child still exiting would hold one of the two slots.
-    const started = performance.now();
-    const responses = await Promise.all(Array.from({ length: 6 }, (_, i) => get(`${svc.url}/db?id=${i + 1}`)));
-    const elapsed = performance.now() - started;
-    const ok = responses.filter((r) => r.status === 200);
-    const turnedAway = responses.filter((r) => r.status === 503);
-    assert.equal(ok.length, 4, responses.map((r) => `${r.status} ${r.body}`).join('\n'));
-    assert.equal(turnedAway.length, 2);
-    for (const r of turnedAway) {
-      assert.equal(r.json<{ error: string }>().error, 'overloaded');
-      assert.equal(r.headers['x-pid'], String(svc.child.pid), 'turned away by the parent, no child forked');
-    }
-    assert.ok(elapsed >= 2 * 500, `4 requests over 2 children took ${elapsed.toFixed(0)} ms`);
-    const now = await evidence(svc);
-    assert.equal(now.inFlight.max, 2, 'never more than MAX_PROCS requests in flight');
-    assert.equal(now.units.limit, 2);
-    assert.equal(now.extra.rejected503, 2);
+    await assertBoundThenQueueThen503(svc, { bound: 2, queue: 2, delayMs: 500, supervisorHeader: ['x-pid', String(svc.child.pid)] });
   });
 });
 

@@ -3,3 +3,4 @@ export * from './service.ts';
 export * from './http.ts';
 export * from './conformance.ts';
 export * from './bad-input-property.ts';
+export * from './bounded-units.ts';
