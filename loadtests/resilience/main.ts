@@ -15,7 +15,7 @@ import {
 } from './experiments.ts';
 import { allContainers, evidenceOf, findFleet, stateOf } from './fleet.ts';
 import { renderResilience, type ReportParts, type RunInfo } from './tables.ts';
-import { kneeEstimate, kneeFromRows, type Knee, type LoadRowLike } from './verdicts.ts';
+import { kneeEstimate, kneeFromRows, requestSlots, type Knee, type LoadRowLike } from './verdicts.ts';
 
 const ALL = ['slowloris', 'outage', 'overload', 'shutdown'] as const;
 type Experiment = (typeof ALL)[number];
@@ -88,7 +88,7 @@ async function main(): Promise<number> {
     for (const model of models) {
       const e = evidence[model]!;
       knees[model] = (load === undefined ? null : kneeFromRows(load.rows, model, `make load ${load.run}`))
-        ?? kneeEstimate(e.units.limit, e.db.maxConnections ?? e.db.poolMaxPerUnit * e.db.pools, maxRate / 2);
+        ?? kneeEstimate(requestSlots(model, e), maxRate / 2);
     }
     notes.push(load === undefined ? 'Knees: no make-load results here, pool arithmetic used' : `Knees from the valid rows of the make-load run ${load.run} where it had any, else the pool arithmetic`);
   }

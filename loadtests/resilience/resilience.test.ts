@@ -7,7 +7,7 @@ import { outageTable, outcomes, overloadTable, renderResilience, shutdownTable, 
 import { K6_TIMEOUT, figures, parseTimeline, percentile, recovery, windowOf, type RequestRecord } from './timeline.ts';
 import {
   againstExpectation, isolationVerdict, kneeEstimate, kneeFromRows, leakVerdict, outageVerdict, overloadRate, overloadVerdict,
-  shutdownVerdict, slowlorisExpectation, slowlorisSweep, type LoadRowLike,
+  requestSlots, shutdownVerdict, slowlorisExpectation, slowlorisSweep, type LoadRowLike,
 } from './verdicts.ts';
 
 const rec = (target: string, start: number, ms: number, status: number, errorCode = 0): RequestRecord => ({ target, start, ms, status, errorCode });
@@ -48,8 +48,13 @@ test('the knee: where a model first fell behind what was offered, or a lower bou
   assert.equal(kneeFromRows(rows, 'mn', 'run'), null);
   const invalid = { ...row('mn', 100, 95, 90), validity: { valid: false } };
   assert.equal(kneeFromRows([invalid], 'mn', 'run'), null, 'an invalid row says nothing about the knee');
-  assert.deepEqual([kneeEstimate(1, 1, 600).rate, kneeEstimate(1, 1, 600).reached], [20, true]);
-  assert.deepEqual([kneeEstimate(null, 100, 600).rate, kneeEstimate(null, 100, 600).reached], [600, false]);
+  assert.deepEqual([kneeEstimate(1, 600).rate, kneeEstimate(1, 600).reached], [20, true]);
+  assert.deepEqual([kneeEstimate(100, 600).rate, kneeEstimate(100, 600).reached], [600, false]);
+  assert.deepEqual([kneeEstimate(null, 600).rate, kneeEstimate(null, 600).reached], [600, false]);
+  const evidence = (limit: number | null, maxConnections: number) => ({ units: { limit }, db: { maxConnections, poolMaxPerUnit: 1, pools: 1 } });
+  assert.equal(requestSlots('blocking', evidence(1, 1)), 1);
+  assert.equal(requestSlots('mn', evidence(2, 100)), 100, 'an M:N thread serves many requests at once');
+  assert.equal(requestSlots('forking', evidence(null, 1)), null, 'forking without MAX_PROCS is unbounded');
   assert.deepEqual(overloadRate({ rate: 19.8, reached: true, source: '' }, 1200), { rate: 40, capped: false });
   assert.deepEqual(overloadRate({ rate: 800, reached: true, source: '' }, 1200), { rate: 1200, capped: true });
 });

@@ -75,11 +75,20 @@ export function kneeFromRows(rows: LoadRowLike[], model: string, source: string)
  * Without a make-load run: the pool arithmetic (units or DB connections, each busy 50 ms per
  * request), capped by what this host can drive at all.
  */
-export function kneeEstimate(units: number | null, dbConnections: number | null, hostCap: number): Knee {
-  const slots = units !== null && units > 1 ? units : dbConnections;
+export function kneeEstimate(slots: number | null, hostCap: number): Knee {
   const arithmetic = slots !== null && slots > 0 ? slots / 0.05 : null;
   if (arithmetic !== null && arithmetic <= hostCap) return { rate: arithmetic, reached: true, source: `estimate: ${slots} slots / 50 ms` };
   return { rate: hostCap, reached: false, source: `estimate: ${arithmetic === null ? 'unbounded' : `${slots} slots / 50 ms = ${arithmetic.toFixed(0)}/s`}, capped at what this host can drive (${hostCap}/s)` };
+}
+
+/**
+ * How many requests the model can have at its database at once: its workers for prefork and the
+ * blocking baseline (one request each), its children for forking (MAX_PROCS; null: unbounded),
+ * its DB pools for the event loop, M:N and threaded (their units are not one request each).
+ */
+export function requestSlots(model: string, e: { units: { limit: number | null }; db: { maxConnections?: number; poolMaxPerUnit: number; pools: number } }): number | null {
+  if (model === 'prefork' || model === 'blocking' || model === 'forking') return e.units.limit;
+  return e.db.maxConnections ?? e.db.poolMaxPerUnit * e.db.pools;
 }
 
 /** Twice the knee, rounded, but never more than the host can offer. */
