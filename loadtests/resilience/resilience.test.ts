@@ -91,6 +91,7 @@ test('verdicts: fast 503s or hangs, leaks, shutdown, overload, isolation', () =>
   assert.equal(leakVerdict(101, 100), 'LEAK: 101 > 100');
   assert.equal(shutdownVerdict(figures([rec('a', 0, 50, 200)]), figures([rec('a', 10, 2, 0, 1211)])), '1/1 in flight completed; new requests refused at once (max 2 ms)');
   assert.equal(shutdownVerdict(figures([]), figures([rec('a', 10, 4089, 0, 1211), rec('a', 11, 1, 0, 1211)])), 'none in flight; new requests refused, none hung (p50 1 ms, max 4089 ms)');
+  assert.equal(shutdownVerdict(figures([]), figures([rec('a', 10, 4200, 200)])), 'none in flight; no new request failed: they waited up to 4200 ms for the container to come back');
   assert.match(shutdownVerdict(figures([rec('a', 0, 50, 0, 1211)]), figures([rec('a', 10, 5000, 0, K6_TIMEOUT)])), /1\/1 in flight FAILED; 1 hung/);
   assert.equal(overloadVerdict(figures([rec('a', 0, 50, 200), rec('a', 0, 50, 200)]), 0, 0, 40, 1), 'kept up: 2/s of 40/s offered');
   assert.equal(overloadVerdict(figures([rec('a', 0, 900, 200), rec('a', 0, 3, 503)]), 1, 1, 40, 1), 'OOM-killed 1×, restarted 1×, shed 1 with 503, queued (p50 900 ms); served 1/s of 40/s offered');

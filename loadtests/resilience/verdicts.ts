@@ -125,7 +125,11 @@ export function shutdownVerdict(inFlight: WindowFigures, afterStop: WindowFigure
   if (afterStop.timeouts > 0) parts.push(`${afterStop.timeouts} hung until the client timeout`);
   else if (afterStop.failed > 0 && (afterStop.failureMs.max ?? 0) <= FAST_FAILURE_MS) parts.push(`new requests refused at once (max ${afterStop.failureMs.max} ms)`);
   else if (afterStop.failed > 0) parts.push(`new requests refused, none hung (p50 ${afterStop.failureMs.p50} ms, max ${afterStop.failureMs.max} ms)`);
-  else parts.push('no new request failed');
+  else if (afterStop.requests > 0 && (afterStop.okMs.max ?? 0) > FAST_FAILURE_MS) {
+    // A stopped container's address answers nothing (no RST): connects wait and retry the SYN
+    // until the container is back, so these requests were served late, not refused.
+    parts.push(`no new request failed: they waited up to ${afterStop.okMs.max} ms for the container to come back`);
+  } else parts.push('no new request failed');
   return parts.join('; ');
 }
 
