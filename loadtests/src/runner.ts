@@ -250,13 +250,14 @@ export function pointLatest(resultsRoot: string, runDirName: string): void {
 export { K6_IMAGE };
 
 /**
- * The database connections a model can open at most, or null when there is no cap. One
- * shared pool: its max. One pool per unit (workers, threads, children): pool max x the
- * bound on units; an unbounded process-per-connection model has none (the count seen at
- * one moment is not a cap).
+ * The database connections a model can open at most, or null when there is no cap. An
+ * unbounded process-per-connection model (forking) opens one pool per live child: the
+ * count seen at one moment is not a cap. Otherwise one shared pool gives its max, and one
+ * pool per unit (prefork workers, M:N threads) gives pool max x the bound on units.
  */
 export function connectionCap(evidence: ModelEvidence | undefined): number | null {
   if (evidence === undefined) return null;
-  if (evidence.db.pools === 1) return evidence.db.maxConnections ?? evidence.db.poolMaxPerUnit;
-  return evidence.units.limit === null ? null : evidence.db.poolMaxPerUnit * evidence.units.limit;
+  if (evidence.units.kind === 'process' && evidence.units.limit === null) return null;
+  if (evidence.db.pools === 1 || evidence.units.limit === null) return evidence.db.maxConnections ?? evidence.db.poolMaxPerUnit * evidence.db.pools;
+  return evidence.db.poolMaxPerUnit * evidence.units.limit;
 }
