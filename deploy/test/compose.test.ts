@@ -196,4 +196,21 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
     }
     assert.ok(seconds < 14, `stopping took ${seconds.toFixed(1)} s: some model waited for SIGKILL`);
   });
+
+  test('a stopped model: its own port refuses at once, nginx answers a JSON 502/504 within its 1 s connect timeout', async () => {
+    // Runs after the docker stop above: every model is stopped, nginx still runs.
+    for (const model of MODELS) {
+      const refused = await get(direct(model, '/db')).then(
+        (res) => `answered ${res.status}`,
+        (err: NodeJS.ErrnoException) => err.code ?? err.message,
+      );
+      assert.match(refused, /^(ECONNREFUSED|ECONNRESET)$/, `${model}'s published port after docker stop`);
+      if (!WITH_PROXY) continue;
+      const res = await get(proxied(model, '/db'), { timeoutMs: 10_000 });
+      // 504 when the connect timed out; 502 when the kernel already knows the address is gone.
+      assert.ok(res.status === 504 || res.status === 502, `${model} through the proxy while stopped: ${res.status} ${res.body}`);
+      assert.equal(res.json().statusCode, res.status);
+      assert.ok(res.ms < 2_000, `nginx took ${res.ms.toFixed(0)} ms to give up on the stopped ${model}`);
+    }
+  });
 });

@@ -42,6 +42,7 @@ blocking_max_conns=$(number PROXY_BLOCKING_MAX_CONNS 0)
 header_timeout=$(duration PROXY_CLIENT_HEADER_TIMEOUT 5s)
 body_timeout=$(duration PROXY_CLIENT_BODY_TIMEOUT 5s)
 read_timeout=$(duration PROXY_READ_TIMEOUT 60s)
+connect_timeout=$(duration PROXY_CONNECT_TIMEOUT 1s)
 
 mkdir -p "$OUT_DIR"
 sed \
@@ -52,9 +53,10 @@ sed \
   -e "s/\${PROXY_CLIENT_HEADER_TIMEOUT}/$header_timeout/g" \
   -e "s/\${PROXY_CLIENT_BODY_TIMEOUT}/$body_timeout/g" \
   -e "s/\${PROXY_READ_TIMEOUT}/$read_timeout/g" \
+  -e "s/\${PROXY_CONNECT_TIMEOUT}/$connect_timeout/g" \
   "$TEMPLATE" > "$OUT"
 if grep -n '^[^#]*\${' "$OUT" >&2; then fail "placeholders left unfilled in $OUT (above)"; fi
 
-echo "proxy: worker_connections=$worker_connections worker_rlimit_nofile=$rlimit max_conns prefork=$prefork_max_conns blocking=$blocking_max_conns client_header_timeout=$header_timeout client_body_timeout=$body_timeout" >&2
+echo "proxy: worker_connections=$worker_connections worker_rlimit_nofile=$rlimit max_conns prefork=$prefork_max_conns blocking=$blocking_max_conns client_header_timeout=$header_timeout client_body_timeout=$body_timeout proxy_connect_timeout=$connect_timeout proxy_read_timeout=$read_timeout" >&2
 nginx -t -q -c "$OUT"
 exec nginx -c "$OUT" -g 'daemon off;'
