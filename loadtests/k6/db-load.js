@@ -11,23 +11,13 @@
 import http from 'k6/http';
 import { check, sleep } from 'k6';
 import { Counter, Rate } from 'k6/metrics';
+import { randomRowId, runOptions, scenario, summaryOnStdout } from './lib/run-options.js';
 
 const env = __ENV;
 const TARGET = env.TARGET_URL ?? 'http://127.0.0.1:3000/db';
-const EXECUTOR = env.EXECUTOR ?? 'constant-vus';
-const VUS = Number(env.VUS ?? '10');
-const RATE = Number(env.RATE ?? '0');
-const MAX_VUS = Number(env.MAX_VUS ?? String(VUS));
-const DURATION = env.DURATION ?? '10s';
-const THINK_TIME_S = Number(env.THINK_TIME_S ?? '0');
-const TIMEOUT = env.REQUEST_TIMEOUT ?? '10s';
-const ROWS = 10_000;
-const MARK = '@@K6_SUMMARY@@';
-// Requests in flight when the duration ends may finish (up to their timeout): a request cut
-// off here could still run its query, and the runner compares queries with successes.
-const GRACEFUL_STOP = `${Number(TIMEOUT.replace(/s$/, '')) + 2}s`;
+const RUN = runOptions(env, '10s');
 
-const tags = { model: env.MODEL ?? 'unknown', level: env.LEVEL ?? String(VUS), phase: env.PHASE ?? 'measure' };
+const tags = { model: env.MODEL ?? 'unknown', level: env.LEVEL ?? String(RUN.vus), phase: env.PHASE ?? 'measure' };
 
 // Requests that opened a new TCP connection: with keep-alive this stays close to the VU count.
 const newConnections = new Counter('new_connections');
@@ -37,12 +27,8 @@ const unavailable = new Counter('db_unavailable_503');
 // No HTTP answer at all and not a timeout: refused or reset (the model is not accepting).
 const connectionErrors = new Counter('connection_errors');
 
-const scenario = EXECUTOR === 'constant-arrival-rate'
-  ? { executor: 'constant-arrival-rate', rate: RATE, timeUnit: '1s', duration: DURATION, preAllocatedVUs: VUS, maxVUs: MAX_VUS, gracefulStop: GRACEFUL_STOP }
-  : { executor: 'constant-vus', vus: VUS, duration: DURATION, gracefulStop: GRACEFUL_STOP };
-
 export const options = {
-  scenarios: { load: { ...scenario, tags } },
+  scenarios: { load: scenario(RUN, 2, { tags }) },
   summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(50)', 'p(90)', 'p(95)', 'p(99)'],
   // Thresholds never fail a run here (a model falling over is a result); they exist so
   // the summary carries the successful-request latency as its own sub-metric.
@@ -55,8 +41,8 @@ export const options = {
 };
 
 export default function load() {
-  const id = 1 + Math.floor(Math.random() * ROWS);
-  const res = http.get(`${TARGET}?id=${id}`, { timeout: TIMEOUT, tags: { name: 'db' } });
+  const id = randomRowId();
+  const res = http.get(`${TARGET}?id=${id}`, { timeout: RUN.timeout, tags: { name: 'db' } });
   if (res.timings.connecting > 0) newConnections.add(1);
   timeouts.add(res.error_code === 1050);
   if (res.status >= 500) serverErrors.add(1);
@@ -74,9 +60,7 @@ export default function load() {
       }
     },
   });
-  if (THINK_TIME_S > 0) sleep(THINK_TIME_S);
+  if (RUN.thinkTimeS > 0) sleep(RUN.thinkTimeS);
 }
 
-export function handleSummary(data) {
-  return { stdout: `\n${MARK}\n${JSON.stringify(data)}\n${MARK}\n` };
-}
+export const handleSummary = summaryOnStdout;

@@ -4,40 +4,27 @@
 // "before", "during" and "after" a failure it causes (db stopped, a model stopped).
 // Plain JavaScript (k6's runtime, not Node). Every knob comes from the runner.
 //   TARGETS       name=url,name=url (url ends in /db)
-//   EXECUTOR      constant-vus (VUS per target, THINK_TIME_S) or constant-arrival-rate (RATE per target, MAX_VUS)
-//   DURATION, REQUEST_TIMEOUT (e.g. 20s, 5s): every request and the run are bounded.
+//   EXECUTOR, VUS/RATE (per target), DURATION, REQUEST_TIMEOUT: see lib/run-options.js.
 //   CLOSE_TARGETS name,name: these send "Connection: close" (a prefork worker owns its connection
 //                 until it closes: a keep-alive client would keep a worker to itself, as nginx avoids too).
 import http from 'k6/http';
 import { sleep } from 'k6';
 import exec from 'k6/execution';
+import { randomRowId, runOptions, scenario, summaryOnStdout } from './lib/run-options.js';
 
 const env = __ENV;
 const TARGETS = (env.TARGETS ?? 'local=http://127.0.0.1:3000/db').split(',').map((pair) => {
   const at = pair.indexOf('=');
   return { name: pair.slice(0, at), url: pair.slice(at + 1) };
 });
-const EXECUTOR = env.EXECUTOR ?? 'constant-vus';
-const VUS = Number(env.VUS ?? '10');
-const RATE = Number(env.RATE ?? '0');
-const MAX_VUS = Number(env.MAX_VUS ?? String(VUS));
-const DURATION = env.DURATION ?? '10s';
-const THINK_TIME_S = Number(env.THINK_TIME_S ?? '0');
-const TIMEOUT = env.REQUEST_TIMEOUT ?? '5s';
-const GRACEFUL_STOP = `${Number(TIMEOUT.replace(/s$/, '')) + 1}s`;
-const ROWS = 10_000;
-const MARK = '@@K6_SUMMARY@@';
+const RUN = runOptions(env, '5s');
 const CLOSE = new Set((env.CLOSE_TARGETS ?? '').split(',').filter(Boolean));
 
-function scenarioFor(target) {
-  const base = { exec: 'hit', env: { TARGET_NAME: target.name, TARGET_URL: target.url }, gracefulStop: GRACEFUL_STOP, tags: { target: target.name } };
-  return EXECUTOR === 'constant-arrival-rate'
-    ? { ...base, executor: 'constant-arrival-rate', rate: RATE, timeUnit: '1s', duration: DURATION, preAllocatedVUs: VUS, maxVUs: MAX_VUS }
-    : { ...base, executor: 'constant-vus', vus: VUS, duration: DURATION };
-}
-
 export const options = {
-  scenarios: Object.fromEntries(TARGETS.map((t) => [t.name.replace(/[^a-zA-Z0-9_]/g, '_'), scenarioFor(t)])),
+  scenarios: Object.fromEntries(TARGETS.map((t) => [
+    t.name.replace(/[^a-zA-Z0-9_]/g, '_'),
+    scenario(RUN, 1, { exec: 'hit', env: { TARGET_NAME: t.name, TARGET_URL: t.url }, tags: { target: t.name } }),
+  ])),
   summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(50)', 'p(90)', 'p(99)'],
   userAgent: 'concurrency-models-resilience/k6',
 };
@@ -57,16 +44,14 @@ function errorKind(res) {
 export function hit() {
   const name = exec.scenario.name;
   const url = __ENV.TARGET_URL;
-  const id = 1 + Math.floor(Math.random() * ROWS);
+  const id = randomRowId();
   const started = Date.now();
   const headers = CLOSE.has(__ENV.TARGET_NAME) ? { Connection: 'close' } : {};
-  const res = http.get(`${url}?id=${id}`, { timeout: TIMEOUT, headers, tags: { name: 'db' } });
+  const res = http.get(`${url}?id=${id}`, { timeout: RUN.timeout, headers, tags: { name: 'db' } });
   const ms = Date.now() - started;
   // One line per request: R <target> <start ms since epoch> <duration ms> <status> <error code> <error kind>
   console.log(`R ${__ENV.TARGET_NAME ?? name} ${started} ${ms} ${res.status} ${res.error_code} ${errorKind(res)}`);
-  if (THINK_TIME_S > 0) sleep(THINK_TIME_S);
+  if (RUN.thinkTimeS > 0) sleep(RUN.thinkTimeS);
 }
 
-export function handleSummary(data) {
-  return { stdout: `\n${MARK}\n${JSON.stringify(data)}\n${MARK}\n` };
-}
+export const handleSummary = summaryOnStdout;

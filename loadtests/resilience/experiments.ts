@@ -6,7 +6,7 @@ import type { Database } from '../src/database.ts';
 import { StatsStream, runK6, type ServiceContainer } from '../src/docker.ts';
 import type { ModelEvidence } from '../src/sampler.ts';
 import type { ModelName } from '../src/scenarios.ts';
-import { NeighbourProber, allContainers, directUrl, evidenceOf, proxyUrl, stateOf, statesOf, waitFor200, waitHealthy, type Fleet, type State } from './fleet.ts';
+import { NeighbourProber, allContainers, directUrl, evidenceOf, loopbackUrl, proxyUrl, stateOf, statesOf, waitFor200, waitHealthy, type Fleet, type State } from './fleet.ts';
 import { slowloris, type SlowlorisResult } from './slowloris.ts';
 import { figures, parseTimeline, recovery, windowOf, type RequestRecord, type WindowFigures } from './timeline.ts';
 import {
@@ -21,7 +21,7 @@ export interface Context {
   models: ModelName[];
   /** Each model's /model read idle at the start: its pool size and DB maximum. */
   evidence: Partial<Record<ModelName, ModelEvidence>>;
-  /** Host path of loadtests/resilience/k6 (the engine bind-mounts it into k6). */
+  /** Host path of loadtests/k6 (the engine bind-mounts it into k6). */
   hostScriptsDir: string;
   runId: string;
   nofile: number | undefined;
@@ -40,9 +40,11 @@ const targetUrl = (model: string, target: Target) => `${target === 'proxy' ? pro
 const closeTargets = (models: string[]) => models.filter((m) => m === 'prefork' || m === 'blocking').join(',');
 
 /** k6 with the per-request log; throws when k6 could not run at all. */
-async function timelineK6(ctx: Context, env: Record<string, string>, durationS: number, timeoutS: number): Promise<{ records: RequestRecord[]; stderrTail: string; exitCode: number; summary: string }> {
+async function timelineK6(
+  ctx: Context, env: Record<string, string>, durationS: number, timeoutS: number, network = ctx.fleet.db.network,
+): Promise<{ records: RequestRecord[]; stderrTail: string; exitCode: number; summary: string }> {
   const run = await runK6(ctx.docker, {
-    network: ctx.fleet.db.network,
+    network,
     hostScriptsDir: ctx.hostScriptsDir,
     script: 'timeline.js',
     env: { REQUEST_TIMEOUT: `${timeoutS}s`, DURATION: `${durationS}s`, ...env },
@@ -374,11 +376,19 @@ export async function runShutdown(ctx: Context, baseVus: number, onResult: (r: S
     await waitFor200(`${directUrl(model)}/healthz`, 30_000);
     ctx.log(`[${i + 1}/${ctx.models.length}] shutdown ${model}: ${vus} VUs direct + ${vus} through nginx, docker stop after ${SHUTDOWN.beforeS}s, start ${SHUTDOWN.downS}s later (k6 ${SHUTDOWN.durationS}s)`);
     const before = await statesOf(ctx.docker, allContainers(ctx.fleet));
+    // k6 in the host's network, through the published loopback ports, as a client of `make up`
+    // reaches them. On the compose network a stopped container's address would simply stop
+    // answering (no RST, and k6 keeps the resolved address), so every client there waits for
+    // its own connect timeout whatever the model did: that measures the network, not the model.
+    const loopback = {
+      direct: `${await loopbackUrl(ctx.docker, container, 3000)}/db`,
+      proxy: `${await loopbackUrl(ctx.docker, ctx.fleet.proxy, 8080)}/${model}/db`,
+    };
     const prober = new NeighbourProber(others(ctx.fleet, [model]), ctx.db);
     const k6 = timelineK6(ctx, {
-      TARGETS: TARGETS.map((t) => `${targetName(model, t)}=${targetUrl(model, t)}`).join(','),
+      TARGETS: TARGETS.map((t) => `${targetName(model, t)}=${loopback[t]}`).join(','),
       EXECUTOR: 'constant-vus', VUS: String(vus), THINK_TIME_S: String(SHUTDOWN.thinkS), CLOSE_TARGETS: closeTargets([model]),
-    }, SHUTDOWN.durationS, SHUTDOWN.timeoutS);
+    }, SHUTDOWN.durationS, SHUTDOWN.timeoutS, 'host');
     await sleep(SHUTDOWN.beforeS * 1000 + 2000);
     const handle = ctx.docker.getContainer(container.id);
     const stopAt = Date.now();

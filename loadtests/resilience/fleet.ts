@@ -65,6 +65,29 @@ export const directUrl = (model: string) => `http://${model}:3000`;
 export const proxyUrl = (model: string) => `http://proxy:8080/${model}`;
 
 /**
+ * Where a client on the host reaches a container: its port published on the loopback
+ * (MODELS_BIND / PROXY_BIND, 127.0.0.1 by default; 0.0.0.0 includes the loopback). Only the
+ * loopback: load never goes to any other address of the host.
+ */
+export async function loopbackUrl(docker: Docker, container: ServiceContainer, containerPort: number): Promise<string> {
+  const info = await docker.getContainer(container.id).inspect();
+  const bindings = info.NetworkSettings.Ports[`${containerPort}/tcp`] ?? [];
+  const onLoopback = bindings.find((b) => ['127.0.0.1', '0.0.0.0', ''].includes(b.HostIp));
+  if (onLoopback === undefined) {
+    const where = bindings.map((b) => `${b.HostIp}:${b.HostPort}`).join(', ') || 'not published';
+    throw new Error(`${container.service}: port ${containerPort} is ${where}, not on 127.0.0.1: set its *_BIND to 127.0.0.1 (the default) and run make up again`);
+  }
+  return `http://127.0.0.1:${onLoopback.HostPort}`;
+}
+
+/** One environment variable of a running container, as the container sees it (undefined when unset). */
+export async function containerEnv(docker: Docker, container: ServiceContainer, name: string): Promise<string | undefined> {
+  const info = await docker.getContainer(container.id).inspect();
+  const entry = (info.Config.Env ?? []).find((e) => e.startsWith(`${name}=`));
+  return entry?.slice(name.length + 1);
+}
+
+/**
  * GET with a hard time limit, on a connection of its own that closes after the answer. Never
  * keep-alive: a prefork worker (and the blocking baseline's only one) owns a connection until
  * it closes, so an idle pooled connection from this runner would pin a worker and distort

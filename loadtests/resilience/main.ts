@@ -13,7 +13,7 @@ import { MODEL_NAMES, readScenarioFile, resolveProfile, selectModels, type Model
 import {
   OUTAGE, OVERLOAD, SHUTDOWN, SLOWLORIS, runOutage, runOverload, runShutdown, runSlowloris, slowlorisPlan, type Context,
 } from './experiments.ts';
-import { allContainers, evidenceOf, findFleet, stateOf } from './fleet.ts';
+import { allContainers, containerEnv, evidenceOf, findFleet, stateOf } from './fleet.ts';
 import { renderResilience, type ReportParts, type RunInfo } from './tables.ts';
 import { kneeEstimate, kneeFromRows, requestSlots, type Knee, type LoadRowLike } from './verdicts.ts';
 
@@ -76,7 +76,7 @@ async function main(): Promise<number> {
   const runDir = join(resultsRoot, `${utcStamp(startedAt)}-resilience`);
   mkdirSync(join(runDir, 'raw'), { recursive: true });
   const ctx: Context = {
-    docker, db, fleet, models, evidence, hostScriptsDir: join(hostProjectDir, 'loadtests', 'resilience', 'k6'),
+    docker, db, fleet, models, evidence, hostScriptsDir: join(hostProjectDir, 'loadtests', 'k6'),
     runId: `${utcStamp(startedAt)}-resilience`, nofile: env.NOFILE_LIMIT ? Number(env.NOFILE_LIMIT) : undefined, log,
   };
 
@@ -138,6 +138,7 @@ async function main(): Promise<number> {
       save('overload.json', parts.overload);
     }
     if (experiments.includes('shutdown')) {
+      notes.push(`nginx's connect timeout towards the models (PROXY_CONNECT_TIMEOUT): ${await containerEnv(docker, fleet.proxy, 'PROXY_CONNECT_TIMEOUT') ?? 'unset (nginx default 60s)'}`);
       parts.shutdown = await runShutdown(ctx, Math.max(2, Math.round(smoke.vus / 4)), (s) => {
         writeFileSync(join(runDir, 'raw', `shutdown-${s.model}.requests.json`), JSON.stringify(s.records));
         log(`  -> ${s.model}: stop ${s.stopMs} ms, exit ${s.exitCode}; ${s.rows.map((r) => `${r.target}: ${r.verdict}`).join(' | ')}; others: ${s.isolation}`);

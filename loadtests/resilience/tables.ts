@@ -111,7 +111,7 @@ export function renderResilience(info: RunInfo, parts: ReportParts, settings: Re
     '',
     `- Run: ${info.startedAt} to ${info.finishedAt} (UTC), experiments: ${info.experiments.join(', ')}, models: ${info.models.join(', ')}, compose project ${info.project}`,
     `- Host: ${info.host.cores} cores, ${mb(info.host.memoryBytes)} memory, ${info.host.os}, kernel ${info.host.kernel}, Docker ${info.host.dockerVersion}`,
-    `- Load: ${info.k6Image} with the per-request log (loadtests/resilience/k6/timeline.js); Slowloris: loadtests/resilience/slowloris.ts from the runner container`,
+    `- Load: ${info.k6Image} with the per-request log (loadtests/k6/timeline.js); Slowloris: loadtests/resilience/slowloris.ts from the runner container`,
     '- Direct clients of prefork and blocking send `Connection: close` (a worker owns its connection until it closes: one keep-alive client would keep the blocking baseline\'s only worker to itself; nginx does the same towards them). Every other client keeps its connection alive.',
     `- Commit: ${info.gitCommit}`,
     ...info.notes.map((n) => `- ${n}`),
@@ -137,7 +137,7 @@ export function renderResilience(info: RunInfo, parts: ReportParts, settings: Re
   }
   if (parts.shutdown !== undefined) {
     lines.push('## Shutdown under load', '',
-      `Each model under load direct and through nginx; ${settings.shutdownBeforeS} s in, \`docker stop\` (SIGTERM, then SIGKILL after ${settings.shutdownStopTimeoutS} s), then \`docker start\` ${settings.shutdownDownS} s later. "In flight at stop" = requests sent before the stop and not yet answered when it began: they should all be 200. Requests sent during the drain and while stopped should get a clean refusal (no answer: refused/reset at once, or 502/503) and never hang until the 5 s client limit.`,
+      `Each model under load direct and through nginx; ${settings.shutdownBeforeS} s in, \`docker stop\` (SIGTERM, then SIGKILL after ${settings.shutdownStopTimeoutS} s), then \`docker start\` ${settings.shutdownDownS} s later. "In flight at stop" = requests sent before the stop and not yet answered when it began: they should all be 200. Requests sent during the drain and while stopped should get a clean refusal (no answer: refused/reset at once, or a JSON 502/503/504 from nginx) and never hang until the 5 s client limit. k6 runs in the host's network and reaches the model on its published loopback port and nginx on its own, as a client of \`make up\` does: a stopped container's port is closed, and nginx gives up connecting to a stopped model after its connect timeout (above).`,
       '', ...shutdownTable(parts.shutdown), '');
   }
   lines.push('## Files', '',

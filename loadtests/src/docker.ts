@@ -148,6 +148,7 @@ export interface K6Run {
 }
 
 export interface K6RunOptions {
+  /** The compose network (targets by service name), or 'host' (targets on published loopback ports). */
   network: string;
   /** Host path of loadtests/k6 (bind mounts are resolved by the engine, on the host). */
   hostScriptsDir: string;

@@ -1,4 +1,4 @@
-// Reading what k6's handleSummary printed (loadtests/k6/db-load.ts) into the figures a row needs.
+// Reading what k6's handleSummary printed (loadtests/k6/db-load.js) into the figures a row needs.
 
 export const SUMMARY_MARK = '@@K6_SUMMARY@@';
 
