@@ -95,12 +95,22 @@ export class Recorder implements Stats {
       return db.poolMaxPerUnit * db.pools;
     });
     gauge('service_resident_memory_bytes', 'Resident memory summed over every process of the service.', () => residentBytes(this.#describe().pids));
-    gauge('container_memory_bytes', 'Memory the container cgroup uses now.', () => readCgroup().memoryCurrentBytes);
-    gauge('container_memory_peak_bytes', 'Highest memory the container cgroup used.', () => readCgroup().memoryPeakBytes);
-    gauge('container_memory_limit_bytes', 'Memory limit of the container cgroup.', () => readCgroup().memoryLimitBytes);
-    gauge('container_cpu_quota_cores', 'CPU quota of the container cgroup, in cores.', () => readCgroup().cpuQuotaCores);
-    gauge('container_cpu_usage_seconds', 'CPU time used by the container cgroup.', () => readCgroup().cpuUsageSeconds);
-    gauge('container_oom_kills', 'OOM kills in the container cgroup.', () => readCgroup().oomKills);
+    // One reading of the cgroup files per scrape: prom-client runs every collect() in the same
+    // turn of the event loop, so the gauges below share what the first one read.
+    let reading: CgroupReading | undefined;
+    const cgroupNow = (): CgroupReading => {
+      if (reading === undefined) {
+        reading = readCgroup();
+        setImmediate(() => { reading = undefined; });
+      }
+      return reading;
+    };
+    gauge('container_memory_bytes', 'Memory the container cgroup uses now.', () => cgroupNow().memoryCurrentBytes);
+    gauge('container_memory_peak_bytes', 'Highest memory the container cgroup used.', () => cgroupNow().memoryPeakBytes);
+    gauge('container_memory_limit_bytes', 'Memory limit of the container cgroup.', () => cgroupNow().memoryLimitBytes);
+    gauge('container_cpu_quota_cores', 'CPU quota of the container cgroup, in cores.', () => cgroupNow().cpuQuotaCores);
+    gauge('container_cpu_usage_seconds', 'CPU time used by the container cgroup.', () => cgroupNow().cpuUsageSeconds);
+    gauge('container_oom_kills', 'OOM kills in the container cgroup.', () => cgroupNow().oomKills);
   }
 
   started(): void {

@@ -143,6 +143,9 @@ export function conformanceSuite(models: readonly ModelUnderTest[]): void {
         assert.ok(evidence.units.alive >= 1);
         assert.ok(evidence.memory.rssBytes > 0);
         assert.ok(evidence.db.maxConnections >= 1);
+        // The cgroup gauges (one cgroup reading per scrape), whenever this host gives the service one.
+        if (evidence.cgroup.cpuUsageSeconds !== null) assert.match(metrics.body, /^container_cpu_usage_seconds\{.*\} [\d.e+-]+$/m);
+        if (evidence.cgroup.memoryCurrentBytes !== null) assert.match(metrics.body, /^container_memory_bytes\{.*\} \d+$/m);
       });
 
       test('database stopped: fast 503 JSON, no crash; restarted: 200 again, no leaked connections', { timeout: 120_000 }, async () => {
