@@ -67,6 +67,22 @@ async function inspect(id: string, format: string): Promise<string> {
   return (await run('docker', ['inspect', '--format', format, id])).stdout.trim();
 }
 
+/** Every service of the project that is not healthy, with the last output of its healthcheck. */
+async function unhealthyServices(): Promise<string> {
+  containers.clear();
+  const lines: string[] = [];
+  for (const service of ['db', ...MODELS, ...(WITH_PROXY ? ['proxy'] : [])]) {
+    const id = await containerOf(service).catch(() => undefined);
+    if (id === undefined) continue;
+    const state = JSON.parse(await inspect(id, '{{json .State}}')) as { Status: string; Health?: { Status: string; Log?: { ExitCode: number; Output: string }[] } };
+    if (state.Health?.Status === 'healthy') continue;
+    const last = state.Health?.Log?.at(-1);
+    const check = last === undefined ? '' : `, last check exit ${last.ExitCode}${last.Output.trim() ? `: ${last.Output.trim().slice(0, 200)}` : ''}`;
+    lines.push(`${service} is ${state.Health?.Status ?? state.Status}${check}`);
+  }
+  return lines.length === 0 ? 'every container is healthy' : lines.join('; ');
+}
+
 const direct = (model: Model, path: string) => `http://127.0.0.1:${ports.get(model)}${path}`;
 const proxied = (model: Model, path: string) => `http://127.0.0.1:${ports.get('proxy')}/${model}${path}`;
 
@@ -102,7 +118,10 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
       PROXY_PORT: String(ports.get('proxy')),
       ...Object.fromEntries(MODELS.map((m) => [`${m.toUpperCase()}_PORT`, String(ports.get(m))])),
     };
-    await compose('up', '-d', '--build', 'db', ...MODELS, ...(WITH_PROXY ? ['proxy'] : []));
+    await compose('up', '-d', '--build', 'db', ...MODELS, ...(WITH_PROXY ? ['proxy'] : [])).catch(async (err: unknown) => {
+      // compose names a dependency that never turned healthy only by its container id: name the service and what its check said.
+      throw new Error(`compose up failed: ${await unhealthyServices()}\n${err instanceof Error ? err.message.split('\n').filter((l) => /ERROR|error/.test(l)).join('\n') : String(err)}`);
+    });
   }, { timeout: 1_200_000 }); // building every image from a cold cache on 2 cores takes minutes
 
   after(async () => {
