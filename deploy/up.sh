@@ -72,6 +72,8 @@ wait_healthy() {
         printf '\n--- %s is %s (%s); its last log lines:\n' "$service" "$(health_of "$id")" \
           "$(docker inspect --format 'restarts: {{.RestartCount}}, last exit code: {{.State.ExitCode}}, killed for memory (OOM): {{.State.OOMKilled}}' "$id")" >&2
         docker logs --tail 25 "$id" 2>&1 | sed 's/^/  /' >&2
+        # The healthcheck's own verdict: a service can log "listening" and still fail its check.
+        docker inspect --format '{{if .State.Health}}{{range .State.Health.Log}}  health check (exit {{.ExitCode}}): {{printf "%.200q" .Output}}{{"\n"}}{{end}}{{end}}' "$id" | grep . | tail -n 1 >&2 || true
       done
       echo "make ps shows every container; make down removes them." >&2
       exit 1
