@@ -45,7 +45,7 @@ export interface ContainerState {
   running: boolean;
   status: string;
   startedAt: string;
-  /** What Docker was told (compose's deploy.resources.limits): cores and bytes, null when unlimited. */
+  /** What Docker was told (compose's cpus and mem_limit): cores and bytes, null when unlimited. */
   declaredCpus: number | null;
   declaredMemoryBytes: number | null;
   image: string;
