@@ -39,6 +39,10 @@ const targetUrl = (model: string, target: Target) => `${target === 'proxy' ? pro
  */
 const closeTargets = (models: string[]) => models.filter((m) => m === 'prefork' || m === 'blocking').join(',');
 
+/** The most database connections a model may hold as it is now (/model), or null when it did not answer. */
+const maxConnectionsOf = (e: ModelEvidence | undefined): number | null =>
+  e === undefined ? null : e.db.maxConnections ?? e.db.poolMaxPerUnit * e.db.pools;
+
 /** k6 with the per-request log; throws when k6 could not run at all. */
 async function timelineK6(
   ctx: Context, env: Record<string, string>, durationS: number, timeoutS: number, network = ctx.fleet.db.network,
@@ -247,7 +251,13 @@ export async function runOutage(ctx: Context, baseVus: number): Promise<OutageRe
   const runs = await k6Runs;
   const records = runs.flatMap((r) => r.records);
   await sleep(3000); // idle pools: what is still open now is what the model keeps
+  // The bound comes from /model read just before and just after the count: a model with a
+  // connection per unit (forking) may rightly hold more now than when idle, one per child
+  // still alive (nginx keeps idle upstream connections, each with its child, for 4 s).
+  const boundNow = async () => new Map(await Promise.all(models.map(async (m) => [m, maxConnectionsOf(await evidenceOf(m, 5000))] as const)));
+  const boundBefore = await boundNow();
   const connections = await ctx.db.connectionsByApplication().catch(() => null);
+  const boundAfter = await boundNow();
   const rows = targets.map(({ model, target }): OutageTargetRow => {
     const name = targetName(model, target);
     const during = figures(windowOf(records, name, stopBeganAt, startedAt));
@@ -265,7 +275,8 @@ export async function runOutage(ctx: Context, baseVus: number): Promise<OutageRe
     stopBeganAt, stoppedAt, startedAt, dbReadyMs, rows,
     models: models.map((model) => {
       const e = ctx.evidence[model];
-      const max = e === undefined ? null : e.db.maxConnections ?? e.db.poolMaxPerUnit * e.db.pools;
+      const bounds = [maxConnectionsOf(e), boundBefore.get(model), boundAfter.get(model)].filter((b): b is number => typeof b === 'number');
+      const max = bounds.length === 0 ? null : Math.max(...bounds);
       const after = connections === null ? null : connections[e?.model ?? model] ?? 0;
       const b = modelStates[model]!;
       const a = afterStates[model]!;
