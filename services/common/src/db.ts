@@ -86,7 +86,14 @@ export class PoolStore implements WorldStore {
   constructor(db: DbConfig, delayMs: number, applicationName: string, onIdleError: (err: Error) => void) {
     this.pool = new pg.Pool(poolOptions(db, applicationName));
     // An idle client whose server went away emits 'error' on the pool; unhandled, it would crash the process.
-    this.pool.on('error', onIdleError);
+    // pg-pool attaches the whole client to that error (err.client): a logger would print all of it.
+    this.pool.on('error', (err: Error & { client?: unknown; code?: string }) => {
+      const summary: Error & { code?: string } = new Error(err.message);
+      summary.name = err.name;
+      if (err.stack !== undefined) summary.stack = err.stack;
+      if (err.code !== undefined) summary.code = err.code;
+      onIdleError(summary);
+    });
     this.#delaySeconds = delayMs / 1000;
   }
 

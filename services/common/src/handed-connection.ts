@@ -9,6 +9,14 @@ import { createHttpServer } from './node-http.ts';
 
 /** At shutdown, how long a connection that was just handed in may take to send its first request. */
 const FIRST_REQUEST_GRACE_MS = 1_000;
+/** At shutdown, how long the client may take to close its side after ours; then the socket is destroyed. */
+const CLOSE_GRACE_MS = 2_000;
+
+/** Our FIN; and should the client never send its own, the socket still ends (shutdown is bounded). */
+function endSoon(socket: Socket): void {
+  socket.end();
+  setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+}
 
 export interface HandedConnection {
   /** Resolves when the connection has closed (client gone, keep-alive idle timeout, or drained). */
@@ -32,7 +40,7 @@ export function serveHandedConnection(app: ServiceApp, config: ServiceConfig, so
     served += 1;
     res.once('close', () => {
       current = undefined;
-      if (draining) socket.end(); // the request is answered: now close, as asked
+      if (draining) endSoon(socket); // the request is answered: now close, as asked
     });
   });
   const closed = new Promise<void>((resolve) => {
@@ -51,11 +59,11 @@ export function serveHandedConnection(app: ServiceApp, config: ServiceConfig, so
       if (current !== undefined) {
         if (!current.headersSent) current.setHeader('connection', 'close');
       } else if (served > 0) {
-        socket.end(); // idle between keep-alive requests
+        endSoon(socket); // idle between keep-alive requests
       } else {
         // Just handed in: its first request may still be on the way. Serve it if it
         // comes soon (the reply then closes the connection), else close.
-        setTimeout(() => current === undefined && socket.end(), FIRST_REQUEST_GRACE_MS).unref();
+        setTimeout(() => current === undefined && endSoon(socket), FIRST_REQUEST_GRACE_MS).unref();
       }
     },
   };

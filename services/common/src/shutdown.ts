@@ -12,7 +12,8 @@ export function onShutdownSignal(log: Logger, timeoutMs: number, close: (signal:
     closing = true;
     log.info({ signal, timeoutMs }, 'shutting down: draining in-flight requests');
     const deadline = setTimeout(() => {
-      log.error({ timeoutMs }, 'shutdown timed out: exiting with requests still open');
+      // What was still open (sockets, child processes, timers): the lead when a drain hangs.
+      log.error({ timeoutMs, openResources: process.getActiveResourcesInfo() }, 'shutdown timed out: exiting with requests still open');
       process.exit(1);
     }, timeoutMs);
     close(signal).then(

@@ -11,11 +11,18 @@ const MODEL = 'forking';
 let connection: HandedConnection | undefined;
 let drainAsked = false;
 
+/** At shutdown, how long a child still waiting for its connection waits for it before it exits. */
+const HANDOVER_GRACE_MS = 2_000;
+
 process.on('message', (message: ParentMessage, handle: unknown) => {
-  if (message.t === 'connection' && handle instanceof Socket) serve(message.config, handle);
-  else if (message.t === 'drain') {
+  if (message.t === 'connection') {
+    if (handle instanceof Socket) serve(message.config, handle);
+    else process.exit(0); // the client went away while its socket was on the way: nothing to serve
+  } else if (message.t === 'drain') {
     drainAsked = true;
-    connection?.drain();
+    if (connection !== undefined) connection.drain();
+    // Not handed its connection yet: it may still come (the parent sends it on 'ready'); if not, end.
+    else setTimeout(() => connection === undefined && process.exit(0), HANDOVER_GRACE_MS).unref();
   }
 });
 // The parent owns shutdown: a Ctrl-C sent to the whole process group must not cut a request short.

@@ -30,7 +30,13 @@ runService(async () => {
       const child = fork(new URL('./child.ts', import.meta.url), [], { env, execArgv: [...process.execArgv, ...childFlags] });
       children.add(child);
       const requests = serveStats(toChannel(child), recorder);
-      const send = (message: ParentMessage, handle?: Socket) => child.connected && child.send(message, handle, (err) => err && socket.destroy());
+      // A socket that cannot be handed over (the client reset it meanwhile) ends its child too:
+      // a child without a connection would otherwise wait for one forever.
+      const send = (message: ParentMessage, handle?: Socket) => child.connected && child.send(message, handle, (err) => {
+        if (err === null) return;
+        socket.destroy();
+        child.kill();
+      });
       // Hand the socket over once the child listens for it.
       child.on('message', (message) => isChildMessage(message, 'ready') && send({ t: 'connection', config }, socket));
       const ended = new Promise<void>((resolve) => {
