@@ -91,6 +91,32 @@ wait_healthy db "${MODELS[@]}"
 $COMPOSE up -d proxy
 wait_healthy proxy
 
+# nginx resolves each model's address once, at start (open-source nginx cannot re-resolve an
+# upstream that keeps connections alive). A model container this make up recreated (new
+# image or settings) may have a new address, even another model's old one, and nginx would
+# route /eventloop/ to M:N without an error: restart nginx when any model started after it.
+started_at() { date -d "$(docker inspect --format '{{.State.StartedAt}}' "$(container_of "$1")")" +%s%N; }
+proxy_started=$(started_at proxy)
+for service in "${MODELS[@]}"; do
+  if [ "$(started_at "$service")" -gt "$proxy_started" ]; then
+    echo "restarting the proxy: $service started after it, and nginx looks up addresses only at start"
+    $COMPOSE restart proxy >/dev/null
+    wait_healthy proxy
+    break
+  fi
+done
+# Every path of the proxy reaches its own model (asked from inside the compose network).
+if ! $COMPOSE exec -T eventloop node -e "
+  const models = process.argv.slice(1);
+  Promise.all(models.map((m) => fetch('http://proxy:8080/' + m + '/healthz').then((r) => r.headers.get('x-model'), () => 'no answer')))
+    .then((got) => {
+      const wrong = models.flatMap((m, i) => (got[i] === m ? [] : ['/' + m + '/ reaches ' + got[i]]));
+      if (wrong.length > 0) { console.error('make up: the proxy routes ' + wrong.join(', ')); process.exit(1); }
+    });" "${MODELS[@]}"; then
+  echo "make up: the proxy does not reach every model by its own path; make logs SERVICE=proxy" >&2
+  exit 1
+fi
+
 # Each container's own reading of its cgroup (GET /model inside the container).
 read_limits() {
   $COMPOSE exec -T "$1" node -e "
