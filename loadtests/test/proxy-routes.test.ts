@@ -1,0 +1,27 @@
+// The proxy route check against a stand-in for nginx whose /eventloop/ reaches M:N.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { assertProxyRoutes, wrongProxyRoutes } from '../src/proxy-routes.ts';
+
+test('a proxy path that reaches another model, or nothing, is named; the right ones are not', async () => {
+  const answeredBy: Record<string, string> = { '/eventloop/model': 'mn', '/mn/model': 'mn', '/prefork/model': 'prefork' };
+  const proxy = createServer((req, res) => {
+    const model = answeredBy[req.url ?? ''];
+    res.writeHead(model === undefined ? 502 : 200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(model === undefined ? { statusCode: 502 } : { model }));
+  }).listen(0, '127.0.0.1');
+  await once(proxy, 'listening');
+  try {
+    const base = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const wrong = await wrongProxyRoutes(['eventloop', 'mn', 'prefork', 'forking'], base);
+    assert.deepEqual(wrong, ['/eventloop/ reaches mn', '/forking/ did not answer']);
+    assert.throws(() => assertProxyRoutes(wrong), /nginx routes \/eventloop\/ reaches mn, \/forking\/ did not answer/);
+    assert.deepEqual(await wrongProxyRoutes(['mn', 'prefork'], base), []);
+    assert.doesNotThrow(() => assertProxyRoutes([]));
+  } finally {
+    proxy.close();
+  }
+});
