@@ -4,7 +4,7 @@
 import type Docker from 'dockerode';
 import type { Database } from '../src/database.ts';
 import { StatsStream, runK6, type ServiceContainer } from '../src/docker.ts';
-import { assertProxyRoutes, wrongProxyRoutes } from '../src/proxy-routes.ts';
+import { assertProxyRoutes } from '../src/proxy-routes.ts';
 import type { ModelEvidence } from '../src/sampler.ts';
 import type { ModelName } from '../src/scenarios.ts';
 import { NeighbourProber, allContainers, directUrl, evidenceOf, loopbackUrl, proxyUrl, stateOf, statesOf, waitFor200, waitHealthy, type Fleet, type State } from './fleet.ts';
@@ -146,6 +146,8 @@ export async function runSlowloris(ctx: Context, onRow: (row: SlowlorisRow) => v
     const { model, target, connections, poolSize } = step;
     const container = ctx.fleet.models[model]!;
     await waitFor200(`${directUrl(model)}/healthz`, 30_000);
+    // A model restarted by an earlier step (OOM-killed) may have another address than nginx knows.
+    if (target === 'proxy') await assertProxyRoutes(ctx.models);
     const neighbours = others(ctx.fleet, [model]);
     const before = await statesOf(ctx.docker, allContainers(ctx.fleet));
     ctx.log(`[${i + 1}/${plan.length}] slowloris ${model} ${target}: ${connections} slow connection(s) (pool ${poolSize ?? 'unbounded'})`);
@@ -386,8 +388,7 @@ export async function runShutdown(ctx: Context, baseVus: number, onResult: (r: S
     const container = ctx.fleet.models[model]!;
     const vus = vusPerTarget(baseVus, boundedUnits(model, ctx.evidence[model]), SHUTDOWN.thinkS, 2);
     await waitFor200(`${directUrl(model)}/healthz`, 30_000);
-    // The container restarted before may have come back on another address than nginx knows.
-    assertProxyRoutes(await wrongProxyRoutes(ctx.models));
+    await assertProxyRoutes(ctx.models); // the model stopped and started before may have another address now
     ctx.log(`[${i + 1}/${ctx.models.length}] shutdown ${model}: ${vus} VUs direct + ${vus} through nginx, docker stop after ${SHUTDOWN.beforeS}s, start ${SHUTDOWN.downS}s later (k6 ${SHUTDOWN.durationS}s)`);
     const before = await statesOf(ctx.docker, allContainers(ctx.fleet));
     // k6 in the host's network, through the published loopback ports, as a client of `make up`

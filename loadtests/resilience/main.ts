@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Database } from '../src/database.ts';
 import { K6_IMAGE, connectDocker, engineInfo, ownComposeProject, removeLeftoverK6 } from '../src/docker.ts';
-import { assertProxyRoutes, wrongProxyRoutes } from '../src/proxy-routes.ts';
+import { assertProxyRoutes } from '../src/proxy-routes.ts';
 import type { ModelEvidence } from '../src/sampler.ts';
 import { MODEL_NAMES, readScenarioFile, resolveProfile, selectModels, type ModelName } from '../src/scenarios.ts';
 import {
@@ -63,7 +63,7 @@ async function main(): Promise<number> {
   await removeLeftoverK6(docker);
   // Every container of the project: the ones not under test are the neighbours that must stay unharmed.
   const fleet = await findFleet(docker, project, MODEL_NAMES);
-  assertProxyRoutes(await wrongProxyRoutes(models));
+  await assertProxyRoutes(models);
   const password = env.DB_PASSWORD;
   if (password === undefined || password === '') throw new Error('DB_PASSWORD (from .env) is required');
   const db = new Database({ host: env.DB_HOST ?? 'db', port: 5432, user: env.DB_USER ?? 'benchmarkdbuser', password, database: env.DB_NAME ?? 'hello_world' });

@@ -10,7 +10,7 @@ import { K6_IMAGE, connectDocker, engineInfo, findService, ownComposeProject, re
 import type { Environment } from './report.ts';
 import { Runner, pointLatest, writeReport } from './runner.ts';
 import { fetchEvidence, type ModelEvidence } from './sampler.ts';
-import { assertProxyRoutes, wrongProxyRoutes } from './proxy-routes.ts';
+import { assertProxyRoutes } from './proxy-routes.ts';
 import { readScenarioFile, resolveProfile, selectModels, type Level, type ModelName } from './scenarios.ts';
 
 /** Where each model is published on the host (docker-compose.yml), for a runner outside compose. */
@@ -70,7 +70,7 @@ async function main(): Promise<number> {
     if ((await findService(docker, project, 'proxy')) === undefined) {
       throw new Error(`the profile sends load through the proxy but compose project "${project}" has no running "proxy"`);
     }
-    assertProxyRoutes(await wrongProxyRoutes(models));
+    await assertProxyRoutes(models);
   }
 
   const password = env.DB_PASSWORD ?? env.POSTGRES_PASSWORD;

@@ -1,7 +1,7 @@
 // nginx resolves each model's address once, when it starts. A model container recreated
-// since then may have a new address, even another model's old one: nginx then sends
-// /eventloop/ to M:N without an error anywhere. Rows through the proxy are only worth
-// measuring when each path reaches its own model.
+// (or restarted) since then may have a new address, even another model's old one: nginx
+// then sends /eventloop/ to M:N without an error anywhere. Rows through the proxy are only
+// worth measuring when each path reaches its own model.
 import { fetchEvidence } from './sampler.ts';
 
 /** One line per proxy path that does not reach its own model; empty when every route is right. */
@@ -11,7 +11,9 @@ export async function wrongProxyRoutes(models: readonly string[], proxyBase = 'h
     .map(([model, answered]) => `/${model}/ ${answered === undefined ? 'did not answer' : `reaches ${answered}`}`);
 }
 
-export function assertProxyRoutes(wrong: string[]): void {
+/** Throws, naming each wrong path, unless every model's proxy path reaches that model. */
+export async function assertProxyRoutes(models: readonly string[], proxyBase?: string): Promise<void> {
+  const wrong = await wrongProxyRoutes(models, proxyBase);
   if (wrong.length > 0) {
     throw new Error(`nginx routes ${wrong.join(', ')}: it still has the addresses of containers that were recreated since it started. Run \`make up\` (it restarts the proxy then) and try again`);
   }

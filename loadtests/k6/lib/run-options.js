@@ -5,7 +5,7 @@
 //                  constant-arrival-rate (RATE requests/s, up to MAX_VUS)
 //   DURATION, REQUEST_TIMEOUT (e.g. 20s, 5s): every request and the run are bounded.
 
-export const ROWS = 10_000;
+const ROWS = 10_000;
 const MARK = '@@K6_SUMMARY@@';
 
 /** The run's knobs; defaultTimeout applies when REQUEST_TIMEOUT is unset. */
