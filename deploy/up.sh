@@ -8,15 +8,44 @@ cd "$(dirname "$0")/.."
 
 COMPOSE=${COMPOSE:-docker compose}
 UP_TIMEOUT=${UP_TIMEOUT:-600}
-MODELS=(eventloop mn prefork blocking threaded forking)
+# The models, from models.json (the one list): names in its order, and a model whose image
+# has node in it, to run the checks below from (the goroutines image has no node).
+MODELS=() NODE_MODELS=()
+while read -r name language; do
+  MODELS+=("$name")
+  [ "$language" = node ] && NODE_MODELS+=("$name")
+done < <(deploy/model-names.sh)
+[ ${#MODELS[@]} -gt 0 ] || { echo "make up: no models found in models.json" >&2; exit 1; }
+[ ${#NODE_MODELS[@]} -gt 0 ] || { echo "make up: the checks need one node model in models.json" >&2; exit 1; }
+CHECKER=${NODE_MODELS[0]}
 
 warn() { printf 'warning: %s\n' "$*" >&2; }
 env_file_value() { [ -f .env ] && sed -n "s/^$1=//p" .env | tail -n 1; }
+example_value() { sed -n "s/^$1=//p" .env.example | tail -n 1; }
+# 24 random bytes as 48 hex digits: nothing a shell, sed or a connection string must quote.
+random_secret() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
+SECRETS=(DB_PASSWORD DB_ADMIN_PASSWORD)
 
 if [ ! -f .env ]; then
-  cp .env.example .env
-  echo "created .env from .env.example (set your own DB_PASSWORD there)"
+  (umask 077 && sed -e "s/^DB_PASSWORD=.*/DB_PASSWORD=$(random_secret)/" \
+    -e "s/^DB_ADMIN_PASSWORD=.*/DB_ADMIN_PASSWORD=$(random_secret)/" .env.example > .env)
+  echo "created .env from .env.example, with random DB_PASSWORD and DB_ADMIN_PASSWORD"
 fi
+# An .env from before the admin password existed: give it one (compose refuses to start
+# without). A database volume made before then has no such role: make down, then make up.
+if [ -z "${DB_ADMIN_PASSWORD:-}" ] && [ -z "$(env_file_value DB_ADMIN_PASSWORD)" ]; then
+  printf '\n# The database superuser'"'"'s password (added by make up).\nDB_ADMIN_PASSWORD=%s\n' "$(random_secret)" >> .env
+  warn ".env had no DB_ADMIN_PASSWORD: added a random one. A database volume created before that keeps its old roles: make down, then make up, to recreate it"
+fi
+# The shell's value wins over .env's, as in compose itself.
+for secret in "${SECRETS[@]}"; do
+  value=${!secret:-$(env_file_value "$secret")}
+  if [ "$value" = "$(example_value "$secret")" ]; then
+    printf '\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n' >&2
+    warn "$secret is still the example's value from .env.example ($value): anyone who read the repository knows it. Set your own in .env (then make down, make up: the database keeps the password it was created with)"
+    printf '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\n' >&2
+  fi
+done
 
 # Docker refuses more CPUs than the engine's host has ("Range of CPUs is from 0.01 to N").
 # The shell's MODEL_CPUS wins over .env's, as in compose itself.
@@ -105,8 +134,9 @@ for service in "${MODELS[@]}"; do
     break
   fi
 done
-# Every path of the proxy reaches its own model (asked from inside the compose network).
-if ! $COMPOSE exec -T eventloop node -e "
+# Every path of the proxy reaches its own model, asked from inside the compose network by
+# the checker model's node (any image may lack node: goroutines' has none).
+if ! $COMPOSE exec -T "$CHECKER" node -e "
   const models = process.argv.slice(1);
   Promise.all(models.map((m) => fetch('http://proxy:8080/' + m + '/healthz').then((r) => r.headers.get('x-model'), () => 'no answer')))
     .then((got) => {
@@ -117,14 +147,15 @@ if ! $COMPOSE exec -T eventloop node -e "
   exit 1
 fi
 
-# Each container's own reading of its cgroup (GET /model inside the container).
-read_limits() {
-  $COMPOSE exec -T "$1" node -e "
-    fetch('http://127.0.0.1:3000/model').then((r) => r.json()).then((m) => {
-      const mem = m.cgroup.memoryLimitBytes;
-      console.log((m.cgroup.cpuQuotaCores ?? 'unlimited') + ' ' + (mem === null ? 'unlimited' : (mem / 2 ** 20) + 'MiB'));
-    }, (e) => { console.log('unreadable ' + e.message); })"
-}
+# Each container's own reading of its cgroup (GET /model of each model on the compose
+# network, from the checker's node): "<model> <cpus> <memory>" per line.
+declare -A LIMITS=()
+while read -r model limits; do LIMITS[$model]=$limits; done < <($COMPOSE exec -T "$CHECKER" node -e "
+  const models = process.argv.slice(1);
+  Promise.all(models.map((m) => fetch('http://' + m + ':3000/model').then((r) => r.json()).then((e) => {
+    const mem = e.cgroup.memoryLimitBytes;
+    return (e.cgroup.cpuQuotaCores ?? 'unlimited') + ' ' + (mem === null ? 'unlimited' : (mem / 2 ** 20) + 'MiB');
+  }, (err) => 'unreadable ' + err.message))).then((lines) => { for (const [i, m] of models.entries()) console.log(m + ' ' + lines[i]); });" "${MODELS[@]}")
 
 # Where compose actually published each port (bind address and port from .env or the shell).
 published() { $COMPOSE port "$1" "$2" | head -n 1; }
@@ -132,8 +163,8 @@ proxy="http://$(published proxy 8080)"
 
 echo
 echo "All $(( ${#MODELS[@]} + 2 )) containers are healthy. MODEL_CPUS=$MODEL_CPUS NOFILE_LIMIT=$NOFILE_LIMIT"
-echo "proxy health: $proxy/nginx-health"
+echo "proxy health: $proxy/nginx-health; nginx's connection counts (stub_status, compose network only): http://proxy:8081/nginx-status"
 printf '%-10s %-32s %-40s %s\n' model direct 'through the proxy' 'limits read from its cgroup (cpus memory)'
 for model in "${MODELS[@]}"; do
-  printf '%-10s %-32s %-40s %s\n' "$model" "http://$(published "$model" 3000)/db" "$proxy/$model/db" "$(read_limits "$model")"
+  printf '%-10s %-32s %-40s %s\n' "$model" "http://$(published "$model" 3000)/db" "$proxy/$model/db" "${LIMITS[$model]:-unreadable}"
 done
