@@ -9,19 +9,26 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { connect } from 'node:net';
 import { get, waitFor } from '@models/common/testing';
+import { MODELS as MODEL_SPECS, type ModelSpec } from '../../loadtests/src/models.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROJECT = `cm-test-${process.pid}`;
-const ALL_MODELS = ['eventloop', 'mn', 'prefork', 'blocking', 'threaded', 'forking'] as const;
-type Model = (typeof ALL_MODELS)[number];
-// blocking is the prefork image with one worker.
-const codeOf = (model: Model) => (model === 'blocking' ? 'prefork' : model);
-const MODELS = ALL_MODELS.filter((m) => existsSync(`${ROOT}services/${codeOf(m)}/src/main.ts`));
-const MISSING = ALL_MODELS.filter((m) => !MODELS.includes(m));
-// nginx resolves every upstream at start, and compose starts it only after all six models.
+// Every model of models.json; a model whose code is not there yet (a Node model without its
+// entry file, a Go model without its Dockerfile) is left out of the run.
+type Model = string;
+const specOf = (model: Model): ModelSpec => MODEL_SPECS.find((m) => m.name === model)!;
+const hasCode = (spec: ModelSpec) => existsSync(`${ROOT}services/${spec.service}/${spec.language === 'go' ? 'Dockerfile' : 'src/main.ts'}`);
+const MODELS: Model[] = MODEL_SPECS.filter(hasCode).map((m) => m.name);
+const MISSING = MODEL_SPECS.filter((m) => !hasCode(m)).map((m) => m.name);
+// nginx resolves every upstream at start, and compose starts it only after all the models.
 const WITH_PROXY = MISSING.length === 0;
+const envName = (model: Model) => model.toUpperCase().replaceAll('-', '_');
+// Each /db waits this long in Postgres here (not 50 ms): long enough that requests are still
+// in flight when a test stops a model.
+const DB_DELAY_MS = 1_000;
 
 // Limits deliberately different from the defaults, so a reading that equals them proves
 // the value went from compose to the container's cgroup.
@@ -86,6 +93,35 @@ async function unhealthyServices(): Promise<string> {
 const direct = (model: Model, path: string) => `http://127.0.0.1:${ports.get(model)}${path}`;
 const proxied = (model: Model, path: string) => `http://127.0.0.1:${ports.get('proxy')}/${model}${path}`;
 
+/** Sends raw bytes on a fresh connection (then, with halfClose, shuts down the sending side) and returns all the server sent until it closed. */
+function exchange(url: string, payload: string, { halfClose = false, timeoutMs = 15_000 } = {}): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(payload, () => { if (halfClose) socket.end(); }));
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      // One response is enough: a kept-alive connection would otherwise stay open.
+      const text = Buffer.concat(chunks).toString('utf8');
+      const length = /\r\ncontent-length: (\d+)\r\n/i.exec(text)?.[1];
+      const bodyStart = text.indexOf('\r\n\r\n');
+      if (length !== undefined && bodyStart >= 0 && Buffer.byteLength(text.slice(bodyStart + 4)) >= Number(length)) socket.destroy();
+    });
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.on('error', reject);
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no complete answer from ${url} within ${timeoutMs} ms`)));
+  });
+}
+
+function parseResponse(raw: string): { status: number; headers: Record<string, string>; body: string } {
+  const split = raw.indexOf('\r\n\r\n');
+  assert.ok(split > 0, `not an HTTP response: ${JSON.stringify(raw.slice(0, 200))}`);
+  const [statusLine = '', ...lines] = raw.slice(0, split).split('\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1]);
+  const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  return { status, headers, body: raw.slice(split + 4) };
+}
+
 async function rowInDatabase(id: number): Promise<number> {
   const { stdout: out } = await run('docker', ['exec', await containerOf('db'), 'psql', '-U', 'benchmarkdbuser', '-d', 'hello_world', '-tAc', `SELECT randomnumber FROM world WHERE id = ${id}`]);
   return Number(out.trim());
@@ -110,13 +146,15 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
     env = {
       ...process.env,
       DB_PASSWORD: `test-${process.pid}`,
+      DB_ADMIN_PASSWORD: `test-admin-${process.pid}`,
+      DB_DELAY_MS: String(DB_DELAY_MS),
       MODEL_CPUS: String(cpus),
       MODEL_MEMORY: MEMORY,
       NOFILE_LIMIT: hostNofile === 'unlimited' ? '65536' : String(Math.min(65536, Number(hostNofile))),
       // Light enough for a test machine (100 workers need about 4 GB); the model is the same.
       PREFORK_POOL_SIZE: '4',
       PROXY_PORT: String(ports.get('proxy')),
-      ...Object.fromEntries(MODELS.map((m) => [`${m.toUpperCase()}_PORT`, String(ports.get(m))])),
+      ...Object.fromEntries(MODELS.map((m) => [`${envName(m)}_PORT`, String(ports.get(m))])),
     };
     await compose('up', '-d', '--build', 'db', ...MODELS, ...(WITH_PROXY ? ['proxy'] : [])).catch(async (err: unknown) => {
       // compose names a dependency that never turned healthy only by its container id: name the service and what its check said.
@@ -143,7 +181,9 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
   });
 
   test('every model and the proxy run as a non-root user', async () => {
-    for (const service of [...MODELS, ...(WITH_PROXY ? ['proxy'] : [])]) {
+    // `id` is in the Node and nginx images; the Go image may have no shell tools (the next
+    // test reads every process's uid from the engine instead).
+    for (const service of [...MODELS.filter((m) => specOf(m).language === 'node'), ...(WITH_PROXY ? ['proxy'] : [])]) {
       const id = await containerOf(service);
       const uid = (await run('docker', ['exec', id, 'id', '-u'])).stdout.trim();
       assert.match(uid, /^\d+$/);
@@ -152,11 +192,25 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
     }
   });
 
+  test('every process of the database, every model and the proxy runs as a non-root user', async () => {
+    // The postgres image starts as root and its entrypoint drops to the postgres user before
+    // it runs the server: what counts is the processes' uid, as the engine sees it (docker top).
+    for (const service of ['db', ...MODELS, ...(WITH_PROXY ? ['proxy'] : [])]) {
+      const { stdout } = await run('docker', ['top', await containerOf(service), '-o', 'pid,uid,comm']);
+      const processes = stdout.trim().split('\n').slice(1).map((line) => line.trim().split(/\s+/));
+      assert.ok(processes.length > 0, `${service}: no processes`);
+      for (const [pid, uid, command] of processes) {
+        assert.match(uid ?? '', /^\d+$/, `${service}: ${pid} ${command} uid`);
+        assert.notEqual(uid, '0', `${service}: process ${pid} (${command}) runs as root`);
+      }
+    }
+  });
+
   test('every model answers /db directly with a real row after at least 50 ms', async () => {
     for (const [i, model] of MODELS.entries()) await assertRealRow(direct(model, '/db'), 1_000 + i);
   });
 
-  test('every model answers /db through the proxy, the prefix stripped', { skip: !WITH_PROXY && 'the proxy needs all six models' }, async () => {
+  test('every model answers /db through the proxy, the prefix stripped', { skip: !WITH_PROXY && 'the proxy needs every model' }, async () => {
     const health = await get(`http://127.0.0.1:${ports.get('proxy')}/nginx-health`);
     assert.equal(health.status, 200);
     for (const [i, model] of MODELS.entries()) {
@@ -168,6 +222,43 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
     const unknown = await get(`http://127.0.0.1:${ports.get('proxy')}/nope/db`);
     assert.equal(unknown.status, 404);
     assert.equal(unknown.json().statusCode, 404);
+  });
+
+  test("nginx's own answers are JSON: 414, 400 for a too large header or cookie, 400 unparsable, 404 unknown model, 403 for /model and /metrics", { skip: !WITH_PROXY && 'the proxy needs every model' }, async () => {
+    const proxy = `http://127.0.0.1:${ports.get('proxy')}`;
+    const cases: { what: string; payload: string; status: number; error: string }[] = [
+      { what: 'a 9,000-byte request target', payload: `GET /${'a'.repeat(9_000)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, status: 414, error: 'uri_too_long' },
+      { what: 'a 9,000-byte header', payload: `GET /${MODELS[0]}/db HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(9_000)}\r\nConnection: close\r\n\r\n`, status: 400, error: 'header_too_large' },
+      { what: 'a 9,000-byte cookie', payload: `GET /${MODELS[0]}/db HTTP/1.1\r\nHost: x\r\nCookie: c=${'c'.repeat(9_000)}\r\nConnection: close\r\n\r\n`, status: 400, error: 'header_too_large' },
+      { what: 'an unparsable request line', payload: 'NOT HTTP AT ALL\r\n\r\n', status: 400, error: 'bad_request' },
+      { what: 'an unknown model', payload: 'GET /nope/db HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', status: 404, error: 'not_found' },
+      { what: "nginx's internal error page", payload: 'GET /.proxy-errors/uri-too-long HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', status: 404, error: 'not_found' },
+      ...MODELS.flatMap((model) => ['/model', '/metrics', '//model', '/%6Detrics'].map((path) => ({
+        what: `/${model}${path}`, payload: `GET /${model}${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, status: 403, error: 'forbidden',
+      }))),
+    ];
+    for (const { what, payload, status, error } of cases) {
+      const { status: got, headers, body } = parseResponse(await exchange(proxy, payload));
+      assert.equal(got, status, `${what} through nginx: ${body}`);
+      assert.match(headers['content-type'] ?? '', /^application\/json/, `${what}: content-type`);
+      assert.deepEqual(JSON.parse(body), { statusCode: status, error, message: (JSON.parse(body) as { message: string }).message }, what);
+    }
+  });
+
+  test('through nginx, every model answers an HTTP/1.0 request without Host, and a request followed by a half-close, with its row', { skip: !WITH_PROXY && 'the proxy needs every model' }, async () => {
+    const proxy = `http://127.0.0.1:${ports.get('proxy')}`;
+    for (const [i, model] of MODELS.entries()) {
+      const id = 3_000 + i;
+      for (const [what, payload, halfClose] of [
+        ['HTTP/1.0 without Host', `GET /${model}/db?id=${id} HTTP/1.0\r\n\r\n`, false],
+        ['then shutdown(SHUT_WR)', `GET /${model}/db?id=${id} HTTP/1.1\r\nHost: x\r\n\r\n`, true],
+      ] as const) {
+        const res = parseResponse(await exchange(proxy, payload, { halfClose }));
+        assert.equal(res.status, 200, `${model} ${what}: ${res.body}`);
+        assert.equal(res.headers['x-model'], model, `${model} ${what}`);
+        assert.deepEqual(JSON.parse(res.body), { id, randomNumber: await rowInDatabase(id) }, `${model} ${what}`);
+      }
+    }
   });
 
   test('the CPU and memory limits each container reads from its cgroup are what compose declared', async () => {
@@ -202,6 +293,40 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
       await waitFor(`${model} to serve /db again`, async () => ((await get(direct(model, '/db'))).status === 200 ? true : undefined), 90_000, 500);
       if (WITH_PROXY) assert.equal((await get(proxied(model, '/db'))).status, 200, `${model} through the proxy`);
       assert.equal(await inspect(await containerOf(model), '{{.RestartCount}} {{.State.StartedAt}}'), before.get(model), `${model} was restarted`);
+    }
+  });
+
+  test('docker stop during load: every request in flight is answered 200, then the model exits 0', async () => {
+    for (const model of MODELS) {
+      const id = await containerOf(model);
+      // As many as the model serves at once (prefork here: PREFORK_POOL_SIZE 4; blocking: 1),
+      // at most 20: each waits DB_DELAY_MS inside Postgres, so all are in flight at the stop.
+      const bound = specOf(model).bounded;
+      const count = Math.min(20, bound === null ? 20 : model === 'prefork' ? Number(env.PREFORK_POOL_SIZE) : bound);
+      const requests = Array.from({ length: count }, (_, i) => get(direct(model, `/db?id=${4_000 + i}`), { timeoutMs: 30_000 }).then(
+        (res) => `${res.status}`,
+        (err: Error) => err.message,
+      ));
+      if (bound === null) {
+        await waitFor(`${count} requests in flight in ${model}`, async () => {
+          const { inFlight } = (await get(direct(model, '/model'))).json<{ inFlight: { now: number } }>();
+          // /model itself is in flight while it answers.
+          return inFlight.now - 1 >= count ? true : undefined;
+        }, 5_000, 20);
+      } else {
+        // Every worker busy: /model would wait for one of them. A fifth of DB_DELAY_MS is
+        // ample for `count` connections on loopback to reach a worker each.
+        await new Promise((r) => setTimeout(r, DB_DELAY_MS / 5));
+      }
+      const started = performance.now();
+      await run('docker', ['stop', '--time', '15', id]);
+      const seconds = (performance.now() - started) / 1000;
+      assert.deepEqual(await Promise.all(requests), Array(count).fill('200'), `${model}: the requests in flight at docker stop`);
+      assert.equal(await inspect(id, '{{.State.ExitCode}} {{.State.OOMKilled}}'), '0 false', `${model} did not exit cleanly`);
+      assert.ok(seconds < 14, `${model}: stopping took ${seconds.toFixed(1)} s: it waited for SIGKILL`);
+      // Started again for the tests below (they stop every model themselves).
+      await run('docker', ['start', id]);
+      await waitFor(`${model} healthy again`, async () => ((await inspect(id, '{{.State.Health.Status}}')) === 'healthy' ? true : undefined), 240_000, 500);
     }
   });
 
