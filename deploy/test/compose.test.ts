@@ -28,7 +28,7 @@ const WITH_PROXY = MISSING.length === 0;
 const envName = (model: Model) => model.toUpperCase().replaceAll('-', '_');
 // Each /db waits this long in Postgres here (not 50 ms): long enough that requests are still
 // in flight when a test stops a model.
-const DB_DELAY_MS = 1_000;
+const DB_DELAY_MS = 2_000;
 
 // Limits deliberately different from the defaults, so a reading that equals them proves
 // the value went from compose to the container's cgroup.
@@ -316,10 +316,11 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
       const requests = batch();
       if (bound === null) {
         await waitFor(`${count} requests in flight in ${model}`, async () => {
-          const { inFlight } = (await get(direct(model, '/model'))).json<{ inFlight: { now: number } }>();
+          // A thread-per-connection model spends a new thread on /model too: give it time.
+          const { inFlight } = (await get(direct(model, '/model'), { timeoutMs: 10_000 })).json<{ inFlight: { now: number } }>();
           // /model itself is in flight while it answers.
           return inFlight.now - 1 >= count ? true : undefined;
-        }, 5_000, 20);
+        }, DB_DELAY_MS / 2, 20);
       } else {
         // Every worker busy: /model would wait for one of them. A fifth of DB_DELAY_MS is
         // ample for `count` connections on loopback to reach a worker each.
