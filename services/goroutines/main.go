@@ -57,7 +57,12 @@ func run(cfg config, log *slog.Logger, signals <-chan os.Signal) int {
 		ConnState:         stats.connState,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	listener, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
+	// An IPv4 address (the default 0.0.0.0) listens on IPv4 only, as node does; Go's "tcp" would be dual-stack.
+	network := "tcp"
+	if ip := net.ParseIP(cfg.host); ip != nil && ip.To4() != nil {
+		network = "tcp4"
+	}
+	listener, err := net.Listen(network, net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "failed to start: %s\n", err)
 		return 1
