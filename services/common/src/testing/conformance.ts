@@ -6,14 +6,14 @@ import { after, before, describe, test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import type { Evidence } from '../stats.ts';
 import { startTestDatabase, type TestDatabase } from './postgres.ts';
-import { startService, type RunningService } from './service.ts';
+import { serviceCommand, startService, type RunningService, type ServiceTarget } from './service.ts';
 import { get, rawRequest, waitFor, type Response } from './http.ts';
 import { assertBadInputNeverBreaks } from './bad-input-property.ts';
 
 export interface ModelUnderTest {
   name: string;
-  /** Absolute path of the model's main.ts. */
-  entry: string;
+  /** Absolute path of the model's main.ts, or the command that starts it (a built Go binary). */
+  entry: ServiceTarget;
   /** Model-specific settings for the test (pool sizes kept small). */
   env?: Record<string, string>;
   /** A new unit (thread or process) per connection: units are expected to come and go. */
@@ -171,7 +171,8 @@ export function conformanceSuite(models: readonly ModelUnderTest[]): void {
       });
 
       test('a bad setting stops the service with one clear line', () => {
-        const run = spawnSync(process.execPath, [model.entry], { env: { ...env(), DB_POOL_MAX: 'lots' }, encoding: 'utf8', timeout: 20_000 });
+        const { command, args } = serviceCommand(model.entry);
+        const run = spawnSync(command, args, { env: { ...env(), DB_POOL_MAX: 'lots' }, encoding: 'utf8', timeout: 20_000 });
         assert.equal(run.status, 1);
         assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
         assert.match(run.stderr, /DB_POOL_MAX="lots" is invalid: expected an integer from 1 to 10000/);

@@ -4,3 +4,4 @@ export * from './http.ts';
 export * from './conformance.ts';
 export * from './bad-input-property.ts';
 export * from './bounded-units.ts';
+export * from './go-service.ts';

@@ -1,5 +1,6 @@
 // Starts a model service as a real child process (the same `node src/main.ts` a user
-// runs) and finds its port from its "listening" log line.
+// runs, or a built binary such as the Go service) and finds its port from its
+// "listening" log line.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -15,8 +16,26 @@ export interface RunningService {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export async function startService(entry: string, env: Record<string, string>, timeoutMs = 30_000): Promise<RunningService> {
-  const child = spawn(process.execPath, [entry], {
+/** A program and its arguments. */
+export interface ServiceCommand {
+  command: string;
+  args: readonly string[];
+}
+
+/**
+ * What to start: a Node model's main.ts (run with this node), a command, or a function
+ * that gives the command when the service is first started (e.g. after building it).
+ */
+export type ServiceTarget = string | ServiceCommand | (() => ServiceCommand);
+
+export function serviceCommand(target: ServiceTarget): ServiceCommand {
+  if (typeof target === 'string') return { command: process.execPath, args: [target] };
+  return typeof target === 'function' ? target() : target;
+}
+
+export async function startService(target: ServiceTarget, env: Record<string, string>, timeoutMs = 30_000): Promise<RunningService> {
+  const { command, args } = serviceCommand(target);
+  const child = spawn(command, args, {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

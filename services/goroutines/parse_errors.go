@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// net/http answers a request it cannot read (no Host, a malformed request line or
+// URL, an oversized head, an unknown transfer coding) itself, before any handler,
+// with a text/plain response written straight onto the connection in one Write. The
+// contract is a JSON error for every bad input, as node:http's 'clientError' handler
+// gives the Node models. There is no hook for it in net/http, so the listener hands
+// net/http connections whose Write recognises exactly that response and sends the
+// same status as our JSON error instead. Every other write passes through untouched.
+
+// netHTTPErrorHeaders is what net/http's conn.serve writes after the status line of those responses.
+const netHTTPErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+
+type jsonErrorListener struct{ net.Listener }
+
+func (l jsonErrorListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &jsonErrorConn{Conn: c}, nil
+}
+
+type jsonErrorConn struct{ net.Conn }
+
+// CloseWrite keeps net/http's graceful close after its 431 (it looks for this method).
+func (c *jsonErrorConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+func (c *jsonErrorConn) Write(p []byte) (int, error) {
+	if replacement, ok := jsonForNetHTTPError(p); ok {
+		if _, err := c.Conn.Write(replacement); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+// jsonForNetHTTPError returns the JSON response for one of net/http's own error
+// responses, or false when p is anything else.
+func jsonForNetHTTPError(p []byte) ([]byte, bool) {
+	const start = "HTTP/1.1 "
+	if len(p) < len(start)+3 || !bytes.HasPrefix(p, []byte(start)) || (p[len(start)] != '4' && p[len(start)] != '5') {
+		return nil, false
+	}
+	end := bytes.Index(p, []byte(netHTTPErrorHeaders))
+	if end < 0 || bytes.IndexByte(p[:end], '\n') >= 0 {
+		return nil, false
+	}
+	status, err := strconv.Atoi(string(p[len(start) : len(start)+3]))
+	if err != nil {
+		return nil, false
+	}
+	// The body is "<status> <reason>" or "<status> <reason>: <detail>".
+	text := string(p[end+len(netHTTPErrorHeaders):])
+	message := "the request could not be read"
+	if _, detail, found := strings.Cut(text, ": "); found {
+		message += " (" + detail + ")"
+	} else if !strings.HasPrefix(text, strconv.Itoa(status)) {
+		message += " (" + text + ")"
+	}
+	kind := map[int]string{400: "bad_request", 431: "headers_too_large", 501: "not_implemented", 505: "http_version_not_supported"}[status]
+	if kind == "" {
+		kind = strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_"))
+	}
+	body := marshal(errorBody{StatusCode: status, Error: kind, Message: message})
+	head := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nX-Model: %s\r\nX-Pid: %s\r\nX-Thread-Id: %d\r\nConnection: close\r\n\r\n",
+		status, http.StatusText(status), jsonType, len(body), model, pidText, threadID())
+	return append([]byte(head), body...), true
+}
