@@ -12,12 +12,35 @@ import { errorReply } from './reply.ts';
 import { writeRawReply } from './http-common.ts';
 import type { Identity } from './identity.ts';
 
+/** How a unit ended: it ran (and served, or died), or it never started (fork EAGAIN...). */
+export type UnitEnd = 'ended' | 'failed_to_start';
+
 /** One thread or process that serves one connection. */
 export interface ConnectionUnit {
   /** Shutdown: finish the request in flight, close the connection, end. */
   drain(): void;
-  /** Resolves when the unit has ended, however it ended. */
-  ended: Promise<void>;
+  /** Resolves when the unit has ended, however it ended; should never reject (a rejection counts as 'ended'). */
+  ended: Promise<UnitEnd>;
+}
+
+/**
+ * Resolves when a thread or process has exited, whatever it emitted before. Not
+ * `events.once(unit, 'exit')`: that REJECTS when the unit emits 'error' first (a thread
+ * out of memory, a child whose channel failed), and the recovery after it never runs.
+ */
+export function whenExited(unit: { once(event: 'exit', listener: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => unit.once('exit', () => resolve()));
+}
+
+/**
+ * Is the client of a queued, paused connection still there? A paused socket reads
+ * nothing, so it never notices a reset (RST); the kernel does: a reset socket is CLOSED
+ * and getpeername(2) fails, which node shows as `remoteAddress === undefined` (node
+ * caches the address only once getpeername succeeded, so nothing may read it earlier).
+ * A client that only half-closed (FIN) may still wait for its answer: it is served.
+ */
+export function clientStillThere(socket: Socket): boolean {
+  return !socket.destroyed && socket.remoteAddress !== undefined;
 }
 
 export interface UnitPerConnectionOptions {
@@ -86,18 +109,30 @@ export class UnitPerConnection {
     try {
       unit = this.#options.start(socket);
     } catch {
-      this.#turnAway(socket, 'unit_start_failed', 'no thread or process could be started for this connection');
+      this.#startFailed(socket);
       return;
     }
     this.#started += 1;
     this.#alive.add(unit);
-    void unit.ended.then(() => {
+    void unit.ended.catch((): UnitEnd => 'ended').then((end) => {
       this.#alive.delete(unit);
+      if (end === 'failed_to_start') {
+        this.#started -= 1;
+        if (!socket.destroyed) this.#startFailed(socket);
+      }
       if (this.#closing) return;
       let next = this.#queue.shift();
-      while (next?.destroyed) next = this.#queue.shift(); // its client gave up while waiting
+      while (next !== undefined && !clientStillThere(next)) { // its client gave up while waiting
+        next.destroy();
+        next = this.#queue.shift();
+      }
       if (next !== undefined) this.#start(next);
     });
+  }
+
+  /** The fork or thread failed (synchronously, or later like fork's EAGAIN): a 503 the client can retry. */
+  #startFailed(socket: Socket): void {
+    this.#turnAway(socket, 'unit_start_failed', 'no thread or process could be started for this connection');
   }
 
   #turnAway(socket: Socket, error: string, why: string): void {

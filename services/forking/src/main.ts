@@ -8,7 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import {
   Recorder, UnitPerConnection, createLogger, identify, loadConfig, onShutdownSignal, readInt, runService,
-  serveStats, toChannel, unitEnv,
+  serveStats, toChannel, unitEnv, type UnitEnd,
 } from '@models/common';
 import { isChildMessage, type ParentMessage } from './messages.ts';
 
@@ -39,13 +39,20 @@ runService(async () => {
       });
       // Hand the socket over once the child listens for it.
       child.on('message', (message) => isChildMessage(message, 'ready') && send({ t: 'connection', config }, socket));
-      const ended = new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.once('error', (err) => { log.error({ err }, 'could not start a child'); resolve(); });
-      }).then(() => {
+      // fork() reports EAGAIN (the pids limit) LATER, as 'error' with no 'exit': a 503 for the client.
+      let spawned = false;
+      child.once('spawn', () => { spawned = true; });
+      const ended = new Promise<UnitEnd>((resolve) => {
+        child.once('exit', () => resolve('ended'));
+        child.on('error', (err) => {
+          log.error({ err }, spawned ? 'child channel error' : 'could not start a child');
+          if (!spawned) resolve('failed_to_start');
+        });
+      }).then((end) => {
         children.delete(child);
-        socket.destroy(); // still ours only if the child died before taking it
+        if (end === 'ended') socket.destroy(); // still ours only if the child died before taking it
         recorder.abandoned(requests.openRequests()); // a child that died mid-request
+        return end;
       });
       return { ended, drain: () => send({ t: 'drain' }) };
     },

@@ -2,6 +2,7 @@
 // is idle, so no worker ever holds more than one connection (node's cluster scheduling
 // cannot promise that: a busy worker's libuv accepts and hoards connections).
 import type { Socket } from 'node:net';
+import { clientStillThere } from '@models/common';
 
 export interface DispatcherHooks<W> {
   /** Give the connection to the (idle) worker. */
@@ -39,7 +40,11 @@ export class IdleDispatcher<W> {
   }
 
   workerIdle(worker: W): void {
-    const socket = this.#queue.shift();
+    let socket = this.#queue.shift();
+    while (socket !== undefined && !clientStillThere(socket)) { // its client gave up while waiting
+      socket.destroy();
+      socket = this.#queue.shift();
+    }
     if (socket !== undefined) this.#hooks.hand(worker, socket);
     else if (!this.#idle.includes(worker)) this.#idle.push(worker);
   }

@@ -37,8 +37,10 @@ server.on('request', (_req, res) => {
 });
 
 process.on('message', (message, handle) => {
-  if (isMessage(message, CONNECTION) && handle instanceof Socket) serve(handle);
-  else if (isMessage(message, DRAIN)) drain();
+  if (isMessage(message, CONNECTION)) {
+    if (handle instanceof Socket) serve(handle);
+    else process.send?.(IDLE); // its client left while the socket was on the way: ready for the next
+  } else if (isMessage(message, DRAIN)) drain();
 });
 // The master owns shutdown: a Ctrl-C sent to the whole process group must not cut a request short.
 process.on('SIGINT', () => undefined);

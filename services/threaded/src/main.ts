@@ -4,12 +4,11 @@
 // while ONE pool shared by all threads, owned by the main thread, runs it: servlet threads
 // sharing a JDBC pool. MAX_THREADS bounds live threads (0 = unbounded, the classic model);
 // at the bound, connections wait in the main thread (QUEUE_MAX), beyond that they get 503.
-import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
 import {
   PoolStore, Recorder, UnitPerConnection, createBlockingLink, createLogger, identify, loadConfig, onShutdownSignal,
-  readInt, runService, serveBlockingCalls, serveStats, toChannel, unitEnv,
+  readInt, runService, serveBlockingCalls, serveStats, toChannel, unitEnv, whenExited, type UnitEnd,
 } from '@models/common';
 import type { ThreadData } from './thread.ts';
 
@@ -31,14 +30,23 @@ runService(async () => {
       const link = createBlockingLink();
       serveBlockingCalls(link.server, link.client.signal, store);
       const data: ThreadData = { config, end: link.client };
-      const thread = new Worker(new URL('./thread.ts', import.meta.url), { workerData: data, transferList: [link.client.port], resourceLimits, env });
+      let thread: Worker;
+      try {
+        thread = new Worker(new URL('./thread.ts', import.meta.url), { workerData: data, transferList: [link.client.port], resourceLimits, env });
+      } catch (err) {
+        link.server.close(); // both ends: the client end never left this thread
+        link.client.port.close();
+        throw err;
+      }
       const requests = serveStats(toChannel(thread), recorder);
       thread.on('error', (err) => log.error({ err, threadId: thread.threadId }, 'connection thread failed'));
       // Node 24 can move an unread socket into another thread.
       thread.postMessage({ socket }, [socket as unknown as TransferListItem]);
-      const ended = once(thread, 'exit').then(() => {
+      // Exited, whatever it emitted first ('error' for a thread out of memory or that threw).
+      const ended = whenExited(thread).then((): UnitEnd => {
         link.server.close();
         recorder.abandoned(requests.openRequests()); // a thread that died mid-request
+        return 'ended';
       });
       return { ended, drain: () => thread.postMessage({ t: 'drain' }) };
     },
