@@ -6,6 +6,7 @@ import {
   type HandedConnection, type ServiceConfig,
 } from '@models/common/unit';
 import type { ParentMessage } from './messages.ts';
+import { OneAtATimeStore } from './one-at-a-time-store.ts';
 
 const MODEL = 'forking';
 let connection: HandedConnection | undefined;
@@ -33,7 +34,7 @@ process.send?.({ t: 'ready' });
 
 function serve(config: ServiceConfig, socket: Socket): void {
   const log = createLogger(config.logLevel, MODEL);
-  const store = new PoolStore(config.db, config.dbDelayMs, MODEL, (err) => log.warn({ err }, 'idle database client failed'));
+  const store = new OneAtATimeStore(new PoolStore(config.db, config.dbDelayMs, MODEL, (err) => log.warn({ err }, 'idle database client failed')));
   const app = createRoutes({ identity: identify(MODEL), store, stats: new RemoteStats(toChannel(process)), log });
   connection = serveHandedConnection(app, config, socket);
   if (drainAsked) connection.drain();
