@@ -12,14 +12,14 @@ import { errorReply } from './reply.ts';
 import { writeRawReply } from './http-common.ts';
 import type { Identity } from './identity.ts';
 
-/** How a unit ended: it ran (and served, or died), or it never started (fork EAGAIN...). */
-export type UnitEnd = 'ended' | 'failed_to_start';
+/** How a unit ended: it exited 0, it died (non-zero code, a signal, out of memory), or it never started (fork EAGAIN...). */
+export type UnitEnd = 'ended' | 'crashed' | 'failed_to_start';
 
 /** One thread or process that serves one connection. */
 export interface ConnectionUnit {
   /** Shutdown: finish the request in flight, close the connection, end. */
   drain(): void;
-  /** Resolves when the unit has ended, however it ended; should never reject (a rejection counts as 'ended'). */
+  /** Resolves when the unit has ended, however it ended; should never reject (a rejection counts as 'crashed'). */
   ended: Promise<UnitEnd>;
 }
 
@@ -28,8 +28,8 @@ export interface ConnectionUnit {
  * `events.once(unit, 'exit')`: that REJECTS when the unit emits 'error' first (a thread
  * out of memory, a child whose channel failed), and the recovery after it never runs.
  */
-export function whenExited(unit: { once(event: 'exit', listener: () => void): unknown }): Promise<void> {
-  return new Promise((resolve) => unit.once('exit', () => resolve()));
+export function whenExited(unit: { once(event: 'exit', listener: (code: number | null, signal?: string | null) => void): unknown }): Promise<UnitEnd> {
+  return new Promise((resolve) => unit.once('exit', (code, signal) => resolve(code === 0 && (signal ?? null) === null ? 'ended' : 'crashed')));
 }
 
 /**
@@ -62,6 +62,7 @@ export class UnitPerConnection {
   readonly #server: Server;
   #started = 0;
   #rejected = 0;
+  #crashed = 0;
   #closing = false;
 
   constructor(options: UnitPerConnectionOptions) {
@@ -76,6 +77,8 @@ export class UnitPerConnection {
   get started(): number { return this.#started; }
   get queued(): number { return this.#queue.length; }
   get rejected(): number { return this.#rejected; }
+  /** Units that exited with an error (a non-zero code, a signal, out of memory). */
+  get crashed(): number { return this.#crashed; }
 
   async listen(host: string, port: number): Promise<AddressInfo> {
     this.#server.listen({ host, port });
@@ -114,8 +117,9 @@ export class UnitPerConnection {
     }
     this.#started += 1;
     this.#alive.add(unit);
-    void unit.ended.catch((): UnitEnd => 'ended').then((end) => {
+    void unit.ended.catch((): UnitEnd => 'crashed').then((end) => {
       this.#alive.delete(unit);
+      if (end === 'crashed') this.#crashed += 1;
       if (end === 'failed_to_start') {
         this.#started -= 1;
         if (!socket.destroyed) this.#startFailed(socket);

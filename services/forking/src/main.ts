@@ -8,7 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import {
   Recorder, UnitPerConnection, createLogger, identify, loadConfig, onShutdownSignal, readInt, runService,
-  serveStats, toChannel, unitEnv, type UnitEnd,
+  serveStats, toChannel, unitEnv, whenExited, type UnitEnd,
 } from '@models/common';
 import { isChildMessage, type ParentMessage } from './messages.ts';
 
@@ -35,7 +35,7 @@ runService(async () => {
       const send = (message: ParentMessage, handle?: Socket) => child.connected && child.send(message, handle, (err) => {
         if (err === null) return;
         socket.destroy();
-        child.kill();
+        child.disconnect(); // the child exits 0 when its parent's channel closes (it ignores SIGTERM)
       });
       // Hand the socket over once the child listens for it.
       child.on('message', (message) => isChildMessage(message, 'ready') && send({ t: 'connection', config }, socket));
@@ -43,14 +43,14 @@ runService(async () => {
       let spawned = false;
       child.once('spawn', () => { spawned = true; });
       const ended = new Promise<UnitEnd>((resolve) => {
-        child.once('exit', () => resolve('ended'));
+        void whenExited(child).then(resolve);
         child.on('error', (err) => {
           log.error({ err }, spawned ? 'child channel error' : 'could not start a child');
           if (!spawned) resolve('failed_to_start');
         });
       }).then((end) => {
         children.delete(child);
-        if (end === 'ended') socket.destroy(); // still ours only if the child died before taking it
+        if (end !== 'failed_to_start') socket.destroy(); // still ours only if the child died before taking it
         recorder.abandoned(requests.openRequests()); // a child that died mid-request
         return end;
       });
@@ -61,7 +61,7 @@ runService(async () => {
     unitKind: 'process', unitsAlive: processes.alive, unitsStarted: processes.started, unitsLimit: maxProcs === 0 ? null : maxProcs,
     pids: [process.pid, ...[...children].flatMap((child) => (child.pid === undefined ? [] : [child.pid]))],
     db: { poolMaxPerUnit: config.db.poolMax, pools: children.size },
-    extra: { queued: processes.queued, queueMax, rejected503: processes.rejected, childFlags },
+    extra: { queued: processes.queued, queueMax, rejected503: processes.rejected, unitsCrashed: processes.crashed, childFlags },
   }));
 
   const address = await processes.listen(config.host, config.port);

@@ -205,6 +205,7 @@ describe('faults stay in their process', () => {
       assert.equal((await get(`${svc.url}/db?id=3`)).status, 200);
       const now = await evidence(svc);
       assert.equal(now.units.alive, 1, 'the failed fork is not counted as alive');
+      assert.equal(now.extra.unitsCrashed, 0, 'nor as a crash');
       assert.equal(now.inFlight.now, 1, 'only this /model request');
     } finally {
       await svc.stop('SIGKILL');
@@ -227,6 +228,7 @@ describe('faults stay in their process', () => {
       }, 5_000);
       assert.equal(now.inFlight.now, 1, 'only this /model request');
       assert.equal(existsSync(`/proc/${child}`), false, 'the child is gone, not a zombie');
+      assert.equal(now.extra.unitsCrashed, 1, 'the killed child is counted as crashed');
       assert.equal((await get(`${svc.url}/db?id=5`)).status, 200);
     } finally {
       await svc.stop('SIGKILL');

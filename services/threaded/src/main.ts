@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
 import {
   PoolStore, Recorder, UnitPerConnection, createBlockingLink, createLogger, identify, loadConfig, onShutdownSignal,
-  readInt, runService, serveBlockingCalls, serveStats, toChannel, unitEnv, whenExited, type UnitEnd,
+  readInt, runService, serveBlockingCalls, serveStats, toChannel, unitEnv, whenExited,
 } from '@models/common';
 import type { ThreadData } from './thread.ts';
 
@@ -43,10 +43,10 @@ runService(async () => {
       // Node 24 can move an unread socket into another thread.
       thread.postMessage({ socket }, [socket as unknown as TransferListItem]);
       // Exited, whatever it emitted first ('error' for a thread out of memory or that threw).
-      const ended = whenExited(thread).then((): UnitEnd => {
+      const ended = whenExited(thread).then((end) => {
         link.server.close();
         recorder.abandoned(requests.openRequests()); // a thread that died mid-request
-        return 'ended';
+        return end;
       });
       return { ended, drain: () => thread.postMessage({ t: 'drain' }) };
     },
@@ -54,7 +54,7 @@ runService(async () => {
   const recorder: Recorder = new Recorder(MODEL, () => ({
     unitKind: 'thread', unitsAlive: threads.alive, unitsStarted: threads.started, unitsLimit: maxThreads === 0 ? null : maxThreads,
     pids: [process.pid], db: { poolMaxPerUnit: config.db.poolMax, pools: 1, pool: store.poolStats() },
-    extra: { queued: threads.queued, queueMax, rejected503: threads.rejected, resourceLimits },
+    extra: { queued: threads.queued, queueMax, rejected503: threads.rejected, unitsCrashed: threads.crashed, resourceLimits },
   }));
 
   const address = await threads.listen(config.host, config.port);

@@ -167,6 +167,7 @@ describe('faults stay in their thread', () => {
         return e.units.alive === 1 ? e : undefined;
       }, 5_000);
       assert.equal(now.inFlight.now, 1, 'only this /model request is in flight');
+      assert.equal(now.extra.unitsCrashed, 1, 'the thread out of memory is counted as crashed');
     } finally {
       await svc.stop('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
