@@ -5,4 +5,5 @@ export * from './unit.ts';
 export * from './cgroup.ts';
 export * from './stats.ts';
 export * from './fastify.ts';
+export * from './admission.ts';
 export * from './unit-per-connection.ts';

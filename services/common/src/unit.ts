@@ -14,3 +14,4 @@ export * from './http-common.ts';
 export * from './node-http.ts';
 export * from './blocking.ts';
 export * from './handed-connection.ts';
+export * from './unit-bounds.ts';

@@ -3,11 +3,12 @@
 import { Socket } from 'node:net';
 import {
   PoolStore, RemoteStats, createLogger, createRoutes, identify, serveHandedConnection, toChannel,
-  type HandedConnection, type ServiceConfig,
+  type HandedConnection,
 } from '@models/common/unit';
+import { MODEL, loadForkingSettings } from './settings.ts';
 import type { ParentMessage } from './messages.ts';
+import { OneAtATimeStore } from './one-at-a-time-store.ts';
 
-const MODEL = 'forking';
 let connection: HandedConnection | undefined;
 let drainAsked = false;
 
@@ -16,7 +17,7 @@ const HANDOVER_GRACE_MS = 2_000;
 
 process.on('message', (message: ParentMessage, handle: unknown) => {
   if (message.t === 'connection') {
-    if (handle instanceof Socket) serve(message.config, handle);
+    if (handle instanceof Socket) serve(handle);
     else process.exit(0); // the client went away while its socket was on the way: nothing to serve
   } else if (message.t === 'drain') {
     drainAsked = true;
@@ -31,9 +32,11 @@ process.on('SIGTERM', () => undefined);
 process.on('disconnect', () => process.exit(0)); // the parent is gone: nobody reaps or reports for us
 process.send?.({ t: 'ready' });
 
-function serve(config: ServiceConfig, socket: Socket): void {
+function serve(socket: Socket): void {
+  // The same settings the parent read, from the environment it passed on.
+  const { config } = loadForkingSettings(process.env);
   const log = createLogger(config.logLevel, MODEL);
-  const store = new PoolStore(config.db, config.dbDelayMs, MODEL, (err) => log.warn({ err }, 'idle database client failed'));
+  const store = new OneAtATimeStore(new PoolStore(config.db, config.dbDelayMs, MODEL, (err) => log.warn({ err }, 'idle database client failed')));
   const app = createRoutes({ identity: identify(MODEL), store, stats: new RemoteStats(toChannel(process)), log });
   connection = serveHandedConnection(app, config, socket);
   if (drainAsked) connection.drain();

@@ -2,12 +2,12 @@
 // exits when its connection closes; the parent reaps it, and its database connection
 // goes with it. Checked from outside: the kernel's process table and pg_stat_activity.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Evidence } from '@models/common';
-import { assertBoundThenQueueThen503, get, rawRequest, startService, startTestDatabase, waitFor, type RunningService, type TestDatabase } from '@models/common/testing';
+import { assertBoundThenQueueThen503, assertResetClientsCostNoUnit, get, rawRequest, startService, startTestDatabase, waitFor, type RunningService, type TestDatabase } from '@models/common/testing';
 
 const ENTRY = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 let db: TestDatabase;
@@ -159,6 +159,78 @@ describe('the parent going away', () => {
       await noDbConnectionsLeft();
     } finally {
       agent.destroy();
+      await svc.stop('SIGKILL');
+    }
+  });
+});
+
+describe('MAX_PROCS=1: queued clients that reset', () => {
+  let svc: RunningService;
+  before(async () => {
+    svc = await startService(ENTRY, { ...db.env, MAX_PROCS: '1', KEEP_ALIVE_TIMEOUT_MS: '10000' });
+  });
+  after(async () => {
+    await svc?.stop('SIGKILL');
+  });
+
+  test('a queued connection whose client reset gets no child', async () => {
+    await assertResetClientsCostNoUnit(svc);
+  });
+});
+
+describe('faults stay in their process', () => {
+  test('fork() failing at the pids limit (EAGAIN) answers 503 unit_start_failed, and forks again once there is room', async (t) => {
+    // The container's pids_limit, reproduced with a pids cgroup of our own around the service.
+    const cgroup = `/sys/fs/cgroup/pids/forking-test-${process.pid}`;
+    try {
+      mkdirSync(cgroup);
+    } catch (err) {
+      t.skip(`no writable pids cgroup here (${(err as Error).message})`);
+      return;
+    }
+    const svc = await startService(ENTRY, { ...db.env });
+    try {
+      assert.equal((await get(`${svc.url}/db?id=1`)).status, 200);
+      await noChildrenLeft(svc.child.pid!);
+      writeFileSync(`${cgroup}/cgroup.procs`, String(svc.child.pid)); // the whole process, every thread
+      // Not one task more than the parent has now: the next fork() fails with EAGAIN.
+      writeFileSync(`${cgroup}/pids.max`, readFileSync(`${cgroup}/pids.current`, 'utf8').trim());
+      const refused = await get(`${svc.url}/db?id=2`);
+      assert.equal(refused.status, 503, refused.body);
+      assert.equal(refused.json<{ error: string }>().error, 'unit_start_failed');
+      assert.equal(refused.headers['retry-after'], '1');
+      assert.equal(Number(refused.headers['x-pid']), svc.child.pid, 'the parent answered');
+      await waitFor('the failed fork in the log', () => Promise.resolve(/could not start a child/.test(svc.output()) ? true : undefined), 5_000);
+      writeFileSync(`${cgroup}/pids.max`, 'max');
+      assert.equal((await get(`${svc.url}/db?id=3`)).status, 200);
+      const now = await evidence(svc);
+      assert.equal(now.units.alive, 1, 'the failed fork is not counted as alive');
+      assert.equal(now.extra.unitsCrashed, 0, 'nor as a crash');
+      assert.equal(now.inFlight.now, 1, 'only this /model request');
+    } finally {
+      await svc.stop('SIGKILL');
+      await waitFor('the cgroup to empty', () => Promise.resolve(readFileSync(`${cgroup}/cgroup.procs`, 'utf8').trim() === '' ? true : undefined), 5_000);
+      rmdirSync(cgroup);
+    }
+  });
+
+  test('a child killed while its request is in flight: the request is released and the service goes on', async () => {
+    const svc = await startService(ENTRY, { ...db.env, DB_DELAY_MS: '2000' });
+    try {
+      const inFlight = get(`${svc.url}/db?id=4`).then((r) => `answered ${r.status}`, () => 'lost');
+      const [child] = await waitFor('the child serving it', () => Promise.resolve(childrenOf(svc.child.pid!).length === 1 ? childrenOf(svc.child.pid!) : undefined), 5_000, 20);
+      await waitFor('its request to be in flight', async () => ((await evidence(svc)).inFlight.now === 2 ? true : undefined), 5_000, 50);
+      process.kill(child!, 'SIGKILL');
+      assert.equal(await inFlight, 'lost');
+      const now = await waitFor('the killed child reaped and its request released', async () => {
+        const e = await evidence(svc);
+        return e.inFlight.now === 1 && e.units.alive === 1 ? e : undefined;
+      }, 5_000);
+      assert.equal(now.inFlight.now, 1, 'only this /model request');
+      assert.equal(existsSync(`/proc/${child}`), false, 'the child is gone, not a zombie');
+      assert.equal(now.extra.unitsCrashed, 1, 'the killed child is counted as crashed');
+      assert.equal((await get(`${svc.url}/db?id=5`)).status, 200);
+    } finally {
       await svc.stop('SIGKILL');
     }
   });

@@ -4,11 +4,10 @@
 // There is no work stealing (unlike Go's scheduler): a connection stays on its thread.
 // The main thread serves no requests; it owns the stats and keeps N threads alive.
 import type { ListenOptions } from 'node:net';
-import { once } from 'node:events';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import {
   PoolStore, Recorder, RemoteStats, createFastify, createLogger, createRoutes, identify, loadConfig, onShutdownSignal,
-  readInt, runService, serveStats, toChannel, usableCores, type StatsMessage,
+  readInt, runService, serveStats, toChannel, usableCores, whenExited, type StatsMessage,
 } from '@models/common';
 
 const MODEL = 'mn';
@@ -82,7 +81,7 @@ async function supervise(): Promise<void> {
     closing = true;
     await Promise.all([...alive].map((worker) => {
       worker.postMessage({ t: 'close' } satisfies ThreadMessage);
-      return once(worker, 'exit');
+      return whenExited(worker); // not once(): it rejects on an 'error' first
     }));
   });
 }

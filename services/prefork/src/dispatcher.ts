@@ -1,46 +1,39 @@
 // The idle dispatcher: a connection goes to a worker only when that worker has said it
 // is idle, so no worker ever holds more than one connection (node's cluster scheduling
-// cannot promise that: a busy worker's libuv accepts and hoards connections).
+// cannot promise that: a busy worker's libuv accepts and hoards connections). The line
+// of connections waiting for a worker is the shared Admission.
 import type { Socket } from 'node:net';
-
-export interface DispatcherHooks<W> {
-  /** Give the connection to the (idle) worker. */
-  hand(worker: W, socket: Socket): void;
-  /** The queue is full: turn the connection away. */
-  reject(socket: Socket): void;
-}
+import type { Admission } from '@models/common';
 
 export class IdleDispatcher<W> {
-  readonly queueMax: number;
-  readonly #hooks: DispatcherHooks<W>;
-  /** Accepted, paused connections waiting for a worker, oldest first. */
-  readonly #queue: Socket[] = [];
+  readonly #admission: Admission;
+  readonly #hand: (worker: W, socket: Socket) => void;
   /** Workers waiting for a connection, longest-idle first. */
   readonly #idle: W[] = [];
 
-  constructor(queueMax: number, hooks: DispatcherHooks<W>) {
-    this.queueMax = queueMax;
-    this.#hooks = hooks;
-  }
-
-  get queued(): number {
-    return this.#queue.length;
+  /** `hand` gives the connection to the (idle) worker. */
+  constructor(admission: Admission, hand: (worker: W, socket: Socket) => void) {
+    this.#admission = admission;
+    this.#hand = hand;
   }
 
   get idleWorkers(): number {
     return this.#idle.length;
   }
 
+  /** A new connection from the entry file's server. */
   accept(socket: Socket): void {
-    const worker = this.#idle.shift();
-    if (worker !== undefined) this.#hooks.hand(worker, socket);
-    else if (this.#queue.length < this.queueMax) this.#queue.push(socket);
-    else this.#hooks.reject(socket);
+    this.#admission.admit(socket, (s) => this.#toIdleWorker(s));
+  }
+
+  /** A connection whose hand-over failed (the worker died meanwhile): to the next idle worker, or back in line. */
+  retry(socket: Socket): void {
+    this.#admission.offer(socket, (s) => this.#toIdleWorker(s));
   }
 
   workerIdle(worker: W): void {
-    const socket = this.#queue.shift();
-    if (socket !== undefined) this.#hooks.hand(worker, socket);
+    const socket = this.#admission.next();
+    if (socket !== undefined) this.#hand(worker, socket);
     else if (!this.#idle.includes(worker)) this.#idle.push(worker);
   }
 
@@ -50,8 +43,10 @@ export class IdleDispatcher<W> {
     if (at !== -1) this.#idle.splice(at, 1);
   }
 
-  /** Empties the queue (at shutdown) and returns what was waiting. */
-  takeQueued(): Socket[] {
-    return this.#queue.splice(0);
+  #toIdleWorker(socket: Socket): boolean {
+    const worker = this.#idle.shift();
+    if (worker === undefined) return false;
+    this.#hand(worker, socket);
+    return true;
   }
 }

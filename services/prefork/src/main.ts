@@ -4,10 +4,9 @@
 // worker runs its query BLOCKING (it sleeps in read(2) on a pipe while the master's pool
 // runs it), so in-flight requests can never exceed POOL_SIZE.
 // With POOL_SIZE=1 this is the single-threaded blocking server ('blocking').
-import { createServer, type Socket } from 'node:net';
-import { once } from 'node:events';
+import { createServer } from 'node:net';
 import {
-  PoolStore, Recorder, createLogger, errorReply, identify, onShutdownSignal, runService, writeRawReply,
+  Admission, PoolStore, Recorder, createLogger, identify, listen, onShutdownSignal, runService,
 } from '@models/common';
 import { IdleDispatcher } from './dispatcher.ts';
 import { loadPreforkSettings } from './settings.ts';
@@ -21,25 +20,14 @@ runService(async () => {
   // connection, like Apache+PHP persistent connections), all in one pool of the master.
   const store = new PoolStore({ ...config.db, poolMax: poolSize * config.db.poolMax }, config.dbDelayMs, model,
     (err) => log.warn({ err }, 'idle database client failed'));
-  let rejected = 0;
-  const turnAway = (socket: Socket, error: string, why: string) => {
-    socket.resume(); // read what the client sent, so that closing is a FIN, not a reset that could lose the reply
-    writeRawReply(socket, errorReply(503, error, why, { 'retry-after': '1' }), identity);
-    setTimeout(() => socket.destroy(), 2_000).unref();
-  };
-  const dispatcher: IdleDispatcher<PreforkWorker> = new IdleDispatcher(queueMax, {
-    hand: (worker, socket) => workers.hand(worker, socket, (s) => dispatcher.accept(s)),
-    reject: (socket) => {
-      rejected += 1;
-      turnAway(socket, 'overloaded', `all ${poolSize} workers are busy and ${queueMax} connections are waiting`);
-    },
-  });
+  const admission = new Admission({ queueMax, identity, overloaded: `all ${poolSize} workers are busy and ${queueMax} connections are waiting` });
+  const dispatcher: IdleDispatcher<PreforkWorker> = new IdleDispatcher(admission, (worker, socket) => workers.hand(worker, socket, (s) => dispatcher.retry(s)));
   const recorder: Recorder = new Recorder(model, () => ({
     unitKind: 'process', unitsAlive: workers.alive, unitsStarted: workers.started, unitsLimit: poolSize,
     pids: [process.pid, ...workers.pids()],
     // pools = POOL_SIZE: the master's pool is sized for every worker, dead or alive.
     db: { poolMaxPerUnit: config.db.poolMax, pools: poolSize, pool: store.poolStats() },
-    extra: { queued: dispatcher.queued, queueMax, idleWorkers: dispatcher.idleWorkers, busyWorkers: workers.busy, rejected503: rejected },
+    extra: { queued: admission.queued, queueMax, idleWorkers: dispatcher.idleWorkers, busyWorkers: workers.busy, rejected503: admission.rejected },
   }));
   const workers: WorkerPool = new WorkerPool({
     entry: new URL('./worker.ts', import.meta.url), execArgv: workerExecArgv, compileCacheDir, size: poolSize, recorder, store, log,
@@ -48,17 +36,13 @@ runService(async () => {
   });
   await workers.start();
 
-  const server = createServer({ pauseOnConnect: true }, (socket) => {
-    socket.on('error', () => socket.destroy()); // a client that resets while it waits in the queue
-    dispatcher.accept(socket);
-  });
-  server.listen({ host: config.host, port: config.port });
-  await once(server, 'listening');
-  log.info({ address: server.address(), poolSize, queueMax, workerExecArgv }, 'listening');
+  const server = createServer({ pauseOnConnect: true }, (socket) => dispatcher.accept(socket));
+  const address = await listen(server, config);
+  log.info({ address, poolSize, queueMax, workerExecArgv }, 'listening');
 
   onShutdownSignal(log, config.shutdownTimeoutMs, async () => {
     server.close(); // stop accepting
-    for (const socket of dispatcher.takeQueued()) turnAway(socket, 'shutting_down', 'the service is shutting down');
+    admission.close(); // the waiting connections get 503 shutting_down
     await workers.drain(); // each worker finishes its request, closes its connection and exits
     await store.close();
   });

@@ -2,7 +2,7 @@
 // every worker, so both sides agree on the model's name and its bounds.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, readInt, type Env, type ServiceConfig } from '@models/common/unit';
+import { loadConfig, readInt, readQueueMax, type Env, type ServiceConfig } from '@models/common/unit';
 
 /** V8 flags for each worker process; measured in README.md ("Memory"). */
 export const DEFAULT_WORKER_NODE_OPTIONS = '--max-semi-space-size=1 --v8-pool-size=1';
@@ -23,7 +23,7 @@ export function loadPreforkSettings(env: Env): PreforkSettings {
   // One database connection per worker (it runs one query at a time) and Apache's 5 s keep-alive.
   const config = loadConfig(env, { dbPoolMax: 1, keepAliveTimeoutMs: 5_000 });
   const poolSize = readInt(env, 'POOL_SIZE', { default: 100, min: 1, max: 1_000 });
-  const queueMax = readInt(env, 'QUEUE_MAX', { default: 1_024, min: 0, max: 100_000 });
+  const queueMax = readQueueMax(env);
   const options = env.WORKER_NODE_OPTIONS ?? DEFAULT_WORKER_NODE_OPTIONS;
   return {
     model: poolSize === 1 ? 'blocking' : 'prefork',

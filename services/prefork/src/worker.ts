@@ -8,7 +8,8 @@
 import { flushCompileCache } from 'node:module';
 import { Socket } from 'node:net';
 import {
-  BlockingStore, PipeTransport, RemoteStats, createHttpServer, createLogger, createRoutes, identify, toChannel,
+  BlockingStore, PipeTransport, RemoteStats, createLogger, createRoutes, identify, serveHandedConnection, toChannel,
+  type HandedConnection,
 } from '@models/common/unit';
 import { ANSWER_FD, CALL_FD, CONNECTION, DRAIN, IDLE, isMessage } from './messages.ts';
 import { loadPreforkSettings } from './settings.ts';
@@ -20,25 +21,15 @@ const store = new BlockingStore(new PipeTransport(CALL_FD, ANSWER_FD), () => ({
   max: config.db.poolMax, total: 0, idle: 0, waiting: 0,
 }));
 const app = createRoutes({ identity: identify(model), store, stats: new RemoteStats(toChannel(process)), log });
-const server = createHttpServer(app, config);
-// Node starts the headers/request timeout checker (the Slowloris defence) on 'listening'.
-// This server never listens (its sockets come from the master), so announce it ourselves.
-server.emit('listening');
 
-let connection: Socket | undefined;
-let requestsOpen = 0;
+let connection: HandedConnection | undefined;
 let draining = false;
-server.on('request', (_req, res) => {
-  requestsOpen += 1;
-  res.once('close', () => {
-    requestsOpen -= 1;
-    if (draining) connection?.end(); // the request is answered: now close, as the master asked
-  });
-});
 
 process.on('message', (message, handle) => {
-  if (isMessage(message, CONNECTION) && handle instanceof Socket) serve(handle);
-  else if (isMessage(message, DRAIN)) drain();
+  if (isMessage(message, CONNECTION)) {
+    if (handle instanceof Socket) serve(handle);
+    else process.send?.(IDLE); // its client left while the socket was on the way: ready for the next
+  } else if (isMessage(message, DRAIN)) drain();
 });
 // The master owns shutdown: a Ctrl-C sent to the whole process group must not cut a request short.
 process.on('SIGINT', () => undefined);
@@ -49,27 +40,26 @@ process.on('disconnect', () => process.exit(0)); // the master is gone: nobody c
 flushCompileCache();
 process.send?.(IDLE);
 
+/** Serves the connection until it closes (the shared unit side, as threads and forked children do), then says idle. */
 function serve(socket: Socket): void {
   if (connection !== undefined) {
     log.error('a second connection while one is open: the dispatcher is broken; refusing it');
     socket.destroy();
     return;
   }
-  connection = socket;
-  socket.once('close', () => {
+  const served = serveHandedConnection(app, config, socket);
+  connection = served;
+  void served.closed.then(() => {
     connection = undefined;
     if (draining) void exit();
     else process.send?.(IDLE);
   });
-  server.emit('connection', socket);
-  socket.resume();
 }
 
 function drain(): void {
   draining = true;
-  server.close(); // stops the timeout checker
   if (connection === undefined) void exit();
-  else if (requestsOpen === 0) connection.end();
+  else connection.drain(); // finish the request, close; then exit (above)
 }
 
 async function exit(): Promise<void> {

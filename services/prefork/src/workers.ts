@@ -2,10 +2,9 @@
 // calls on their pipes, hear when each is idle, replace one that dies (releasing the
 // requests it still had open), and drain them at shutdown.
 import { fork, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { servePipeCalls, serveStats, toChannel, type Logger, type Recorder, type WorldStore } from '@models/common';
+import { servePipeCalls, serveStats, toChannel, whenExited, type Logger, type Recorder, type WorldStore } from '@models/common';
 import { ANSWER_FD, CALL_FD, CONNECTION, DRAIN, IDLE, isMessage } from './messages.ts';
 
 // stdin/out/err shared with the master, the IPC channel (fd 3), then the two database pipes.
@@ -83,7 +82,7 @@ export class WorkerPool {
   async drain(): Promise<void> {
     this.#draining = true;
     await Promise.all([...this.#workers].map(async (worker) => {
-      const exited = once(worker.child, 'exit');
+      const exited = whenExited(worker.child); // not once(): it rejects on an 'error' first
       if (worker.child.connected) worker.child.send(DRAIN);
       await exited;
     }));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Evidence } from '@models/common';
-import { get, startService, startTestDatabase, waitFor, type RunningService, type TestDatabase } from '@models/common/testing';
+import { assertBoundThenQueueThen503, get, startService, startTestDatabase, waitFor, type RunningService, type TestDatabase } from '@models/common/testing';
 
 const ENTRY = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const DELAY_MS = 500;
@@ -64,5 +64,19 @@ describe('prefork, POOL_SIZE=4', () => {
     assert.deepEqual(responses.map((r) => r.status), responses.map(() => 200));
     assert.ok(responses.every((r) => Number(r.headers['x-pid']) !== victim), 'the dead worker answers nothing');
     assert.match(svc.output(), /worker died: starting a replacement/);
+  });
+});
+
+describe('prefork, POOL_SIZE=4, QUEUE_MAX=2', () => {
+  let svc: RunningService;
+  before(async () => {
+    svc = await startService(ENTRY, { ...db.env, POOL_SIZE: '4', QUEUE_MAX: '2', DB_DELAY_MS: String(DELAY_MS), DB_CONNECTION_TIMEOUT_MS: '5000' });
+  });
+  after(async () => {
+    await svc?.stop('SIGKILL');
+  });
+
+  test('4 workers busy and the queue full: the next connections get a fast 503 from the master', async () => {
+    await assertBoundThenQueueThen503(svc, { bound: 4, queue: 2, delayMs: DELAY_MS, supervisorHeader: ['x-pid', String(svc.child.pid)] });
   });
 });

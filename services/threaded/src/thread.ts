@@ -5,17 +5,18 @@ import type { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   AtomicsTransport, BlockingStore, RemoteStats, createLogger, createRoutes, identify, serveHandedConnection, toChannel,
-  type BlockingClientEnd, type HandedConnection, type ServiceConfig,
+  type BlockingClientEnd, type HandedConnection,
 } from '@models/common/unit';
+import { MODEL, loadThreadedSettings } from './settings.ts';
 
 export interface ThreadData {
-  config: ServiceConfig;
   /** This thread's end of the blocking link to the shared pool. */
   end: BlockingClientEnd;
 }
 
-const MODEL = 'threaded';
-const { config, end } = workerData as ThreadData;
+// The same settings the main thread read, from the environment it passed on.
+const { config } = loadThreadedSettings(process.env);
+const { end } = workerData as ThreadData;
 const mainThread = parentPort!;
 const log = createLogger(config.logLevel, MODEL);
 // A wait never outlasts the pool's own bounds (connection + statement timeouts), plus slack.

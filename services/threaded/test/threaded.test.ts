@@ -1,14 +1,17 @@
 // Is it really thread-per-request? Every connection gets a NEW OS thread in ONE process,
 // and the thread is gone once its connection closes.
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Evidence } from '@models/common';
-import { assertBoundThenQueueThen503, get, rawRequest, startService, startTestDatabase, waitFor, type RunningService, type TestDatabase } from '@models/common/testing';
+import { assertBoundThenQueueThen503, assertResetClientsCostNoUnit, get, rawRequest, startService, startTestDatabase, waitFor, type RunningService, type TestDatabase } from '@models/common/testing';
 
 const ENTRY = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const OOM_FIXTURE = fileURLToPath(new URL('./fixtures/oom-one-thread.ts', import.meta.url));
 let db: TestDatabase;
 
 before(async () => {
@@ -140,5 +143,48 @@ describe('Slowloris defence on a handed-in socket', () => {
     assert.doesNotMatch(raw, /x-thread-id: 0\r\n/, 'answered by the connection thread');
     assert.ok(waited >= 1_000 && waited < 9_000, `closed after ${waited.toFixed(0)} ms`);
     await waitFor('the thread to end', async () => ((await evidence(svc)).units.alive === 1 ? true : undefined), 5_000);
+  });
+});
+
+describe('faults stay in their thread', () => {
+  test('a connection thread that runs out of memory is gone alone: the service keeps answering, nothing stays open', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'threaded-oom-'));
+    const trigger = join(dir, 'now');
+    // A small but workable isolate heap; the fixture makes one thread exceed it.
+    const svc = await startService(ENTRY, { ...db.env, THREAD_MAX_OLD_MB: '64', NODE_OPTIONS: `--import ${OOM_FIXTURE}`, THREADED_TEST_OOM_FILE: trigger });
+    try {
+      assert.equal((await get(`${svc.url}/db?id=1`)).status, 200, 'a normal thread fits in the bound');
+      writeFileSync(trigger, '');
+      const doomed = await get(`${svc.url}/db?id=2`, { timeoutMs: 10_000 }).then((r) => `answered ${r.status}`, () => 'lost');
+      assert.equal(existsSync(trigger), false, 'a connection thread took the trigger');
+      assert.equal(doomed, 'lost', 'the connection of the thread that died is lost with it');
+      await waitFor('the out-of-memory error in the log', () => Promise.resolve(/ERR_WORKER_OUT_OF_MEMORY/.test(svc.output()) ? true : undefined), 5_000);
+      assert.equal(svc.child.exitCode, null, `the service is still running:\n${svc.output()}`);
+      const next = await Promise.all(Array.from({ length: 5 }, (_, i) => get(`${svc.url}/db?id=${i + 1}`)));
+      assert.deepEqual(next.map((r) => r.status), [200, 200, 200, 200, 200]);
+      const now = await waitFor('every thread but this one ended', async () => {
+        const e = await evidence(svc);
+        return e.units.alive === 1 ? e : undefined;
+      }, 5_000);
+      assert.equal(now.inFlight.now, 1, 'only this /model request is in flight');
+      assert.equal(now.extra.unitsCrashed, 1, 'the thread out of memory is counted as crashed');
+    } finally {
+      await svc.stop('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('MAX_THREADS=1: queued clients that reset', () => {
+  let svc: RunningService;
+  before(async () => {
+    svc = await startService(ENTRY, { ...db.env, MAX_THREADS: '1', KEEP_ALIVE_TIMEOUT_MS: '10000' });
+  });
+  after(async () => {
+    await svc?.stop('SIGKILL');
+  });
+
+  test('a queued connection whose client reset gets no thread', async () => {
+    await assertResetClientsCostNoUnit(svc);
   });
 });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Evidence } from '../stats.ts';
-import { get } from './http.ts';
+import { get, waitFor } from './http.ts';
 
 // Characters a client may legally put on the request line: anything printable but space.
 const pathChar = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789-._~!$&\'()*+,;=:@/%?#[]ABCXYZ'.split(''));
@@ -55,9 +55,19 @@ export async function assertBadInputNeverBreaks(target: PropertyTarget, numRuns:
   );
   assert.ok(target.alive(), 'the service process is still running');
   assert.equal((await get(`${target.url}/db?id=1`)).status, 200, 'and still serves /db');
-  const after = (await get(`${target.url}/model`)).json<Evidence>();
   if (target.persistentUnits) {
+    const after = (await get(`${target.url}/model`)).json<Evidence>();
     assert.equal(after.units.started, before.units.started, 'no unit died and was replaced');
     assert.equal(after.units.alive, before.units.alive, 'every unit is still alive');
+  } else {
+    // A unit per connection: every one started for the run has ended (only this request's
+    // unit is alive), and each ended by exiting 0, none by a crash.
+    const after = await waitFor('every unit of the run to end', async () => {
+      const now = (await get(`${target.url}/model`)).json<Evidence>();
+      return now.units.alive === 1 ? now : undefined;
+    }, 10_000);
+    assert.ok(after.units.started - before.units.started >= numRuns, `${after.units.started - before.units.started} units for ${numRuns} connections`);
+    assert.equal(typeof after.extra.unitsCrashed, 'number', 'the model reports crashed units');
+    assert.equal(after.extra.unitsCrashed, before.extra.unitsCrashed, 'no unit crashed');
   }
 }

@@ -178,6 +178,8 @@ export function conformanceSuite(models: readonly ModelUnderTest[]): void {
         assert.match(run.stderr, /DB_POOL_MAX="lots" is invalid: expected an integer from 1 to 10000/);
       });
 
+      unitMechanicsTests(model, env);
+
       test('SIGTERM during an in-flight request: the request completes, then the service exits 0', { timeout: 60_000 }, async () => {
         const slow = await startService(model.entry, { ...env(), DB_DELAY_MS: '1500', SHUTDOWN_TIMEOUT_MS: '10000' });
         try {
@@ -194,4 +196,40 @@ export function conformanceSuite(models: readonly ModelUnderTest[]): void {
       });
     });
   }
+}
+
+// --- Unit mechanics every model shares (per-connection ordering, ...) -----------------
+
+/** Splits what a server sent on one connection into its responses (content-length framed). */
+function splitResponses(raw: string): { status: number; body: string }[] {
+  const responses: { status: number; body: string }[] = [];
+  let rest = Buffer.from(raw, 'utf8');
+  while (rest.length > 0) {
+    const headEnd = rest.indexOf('\r\n\r\n');
+    if (headEnd === -1) break;
+    const head = rest.toString('utf8', 0, headEnd);
+    const length = Number(/^content-length: *(\d+)/im.exec(head)?.[1] ?? 0);
+    responses.push({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), body: rest.toString('utf8', headEnd + 4, headEnd + 4 + length) });
+    rest = rest.subarray(headEnd + 4 + length);
+  }
+  return responses;
+}
+
+/** Tests of how a model's units handle one connection; called inside each model's describe. */
+export function unitMechanicsTests(model: ModelUnderTest, env: () => Record<string, string>): void {
+  test('30 pipelined requests on one connection are all answered, in order', { timeout: 60_000 }, async () => {
+    // Answered one after another, the last request waits for 29 delays (2.9 s): longer than a
+    // pool wait may last, so a model that fired them all at one connection would answer 503s.
+    // A model with a pool per unit smaller than 30 (mn here) waits at most 30 / pool delays.
+    const svc = await startService(model.entry, { ...env(), DB_DELAY_MS: '100', DB_CONNECTION_TIMEOUT_MS: '2500' });
+    try {
+      const ids = Array.from({ length: 30 }, (_, i) => i + 1);
+      const payload = ids.map((id, i) => `GET /db?id=${id} HTTP/1.1\r\nHost: x\r\n${i === ids.length - 1 ? 'Connection: close\r\n' : ''}\r\n`).join('');
+      const responses = splitResponses(await rawRequest(svc.url, payload, 30_000));
+      assert.deepEqual(responses.map((r) => r.status), ids.map(() => 200), responses.map((r) => r.body).join('\n'));
+      assert.deepEqual(responses.map((r) => JSON.parse(r.body) as { id: number }).map((w) => w.id), ids, 'answered in the order asked');
+    } finally {
+      await svc.stop('SIGKILL');
+    }
+  });
 }
