@@ -11,7 +11,7 @@ import { SEED, floorMs, observedBottleneck, verdictFor } from '../src/seed.ts';
 import { renderSeedTable } from '../src/seed-table.ts';
 import { MODELS } from '../src/models.ts';
 import { judgeRows, renderReport } from '../src/report.ts';
-import { renderCharts } from '../src/charts.ts';
+import { logTicks, renderCharts } from '../src/charts.ts';
 import { pointLatest, writeReport } from '../src/runner.ts';
 import type { Environment } from '../src/report.ts';
 import type { Row } from '../src/row.ts';
@@ -239,4 +239,14 @@ test("the seed's table: the top level per model with server-side connections, me
   assert.match(md, /- Profile: `small`, chosen because the host has 2 cores/);
   assert.match(md, /cpusets \(read back from the cgroups\): eventloop 1, k6 0/);
   assert.match(md, /Working tree: clean/);
+});
+
+test('charts: log latency ticks at 50/100/200/500/1000 ms, the floor drawn and labelled, a legend per percentile', async () => {
+  assert.deepEqual(logTicks(25, 1000), [10, 20, 50, 100, 200, 500, 1000]);
+  const charts = await renderCharts(judgeRows([rowFrom('closed50'), rowFrom('closed50', 'eventloop', (r) => { r.level = { ...r.level, vus: 300, name: '300vus' }; })], ENV));
+  const latency = charts.find((c) => c.file === 'latency.svg')!.svg;
+  for (const tick of ['50', '100', '200', '500']) assert.match(latency, new RegExp(`>${tick}</text>`), `tick ${tick} ms`);
+  assert.match(latency, /floor 50 ms/);
+  for (const p of ['p50', 'p90', 'p99']) assert.match(latency, new RegExp(`>${p}</text>`), `legend entry ${p}`);
+  assert.match(charts.find((c) => c.file === 'memory.svg')!.svg, /memory \(MB, log scale\)/);
 });
