@@ -140,7 +140,8 @@ test('the observed bottleneck is read from the evidence', () => {
 test('scenarios: profiles resolve, smoke stays under 3 minutes for all models, unknown names are refused', () => {
   const file = readScenarioFile();
   const models = selectModels(file, '');
-  assert.equal(models.length, 6);
+  assert.deepEqual(models, file.models, 'every model scenarios.json lists is a known model, in its order');
+  for (const m of models) assert.ok(MODELS.some((spec) => spec.name === m), `${m} is in models.json`);
   const smoke = resolveProfile(file, 'smoke');
   const perModel = smoke.levels.reduce((s, l) => s + l.warmupS + l.durationS + 2 * 3, 0);
   assert.ok(perModel * models.length < 150, `smoke load time ${perModel * models.length}s leaves room for start-up in 3 minutes`);
