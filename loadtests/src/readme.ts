@@ -146,7 +146,7 @@ export function renderResults(run: Run): string {
   const arrivals = typeof env.arrivals === 'string' ? ` Arrivals: ${env.arrivals}.` : '';
   const charts = ['latency', 'memory', 'errors'].map((c) => `[${c}](${run.path}/charts/${c}.svg)`).join(', ');
   return [
-    `The committed reference run \`${run.path}\`: profile ${profile}, ${env.startedAt.slice(0, 10)}, ${minutes((Date.parse(env.finishedAt) - Date.parse(env.startedAt)) / 1000)} from first to last level, commit \`${env.gitCommit.slice(0, 7)}\`${tree}${env.composeVersion ? `, compose ${env.composeVersion}` : ''}. Host: ${env.host.cores} cores, ${Math.round(env.host.memoryBytes / 1e9)} GB, ${env.host.os}, Docker ${env.host.dockerVersion}.${quiet} ${levelsSentence(rows)}; ${limitsSentence(env)}.${arrivals} **${valid} of ${rows.length} rows are valid.** Full report: [${run.path}/report.md](${run.path}/report.md); charts: ${charts}.`,
+    `The committed reference run \`${run.path}\`: profile ${profile}, ${env.startedAt.slice(0, 10)}, ${minutes((Date.parse(env.finishedAt) - Date.parse(env.startedAt)) / 1000)} from the runner's start to its end, commit \`${env.gitCommit.slice(0, 7)}\`${tree}${env.composeVersion ? `, compose ${env.composeVersion}` : ''}. Host: ${env.host.cores} cores, ${Math.round(env.host.memoryBytes / 1e9)} GB, ${env.host.os}, Docker ${env.host.dockerVersion}.${quiet} ${levelsSentence(rows)}; ${limitsSentence(env)}.${arrivals} **${valid} of ${rows.length} rows are valid.** Full report: [${run.path}/report.md](${run.path}/report.md); charts: ${charts}.`,
     '',
     `| model | at the lowest level | at the top level, direct | top level through nginx | peak memory (highest of the levels shown) | seed's claim | runner's verdict at the top level |`,
     '|---|---|---|---|---|---|---|',
@@ -166,7 +166,7 @@ export function renderTime(run: Run): string {
   const placeholder = missing.length === 0 ? '' : ` (PLACEHOLDER: not measured yet on this host; to fill in, put ${missing.join(' and ')}, in seconds, in \`${run.path}/timings.json\` and run \`make readme\`)`;
   const measured = (s: number | undefined, what: string) => `${what}: ${s === undefined ? 'not measured' : minutes(s)}`;
   return [
-    `How long, on the ${host} host of the reference run: \`make load\` (profile \`${run.env.profile}\`) took ${load}; ${measured(t.makeUpS, '`make up`')}; ${measured(t.makeTestS, '`make test`')}${placeholder}. On an 8-core host: not measured.`,
+    `How long, on the ${host} host of the reference run: \`make load\` (profile \`${run.env.profile}\`) ran ${load} from the runner's start to its end (\`environment.json\`); ${measured(t.makeUpS, '`make up`')}; ${measured(t.makeTestS, '`make test`')}${placeholder}. On an 8-core host: not measured.`,
     '',
     `One chart of that run ([report](${run.path}/report.md)):`,
     '',

@@ -55,7 +55,7 @@ test('invalid rows get a footnote with the runner\'s reason; a model without row
   const section = renderResults(run);
   if (run.rows.some((r) => !r.validity.valid)) assert.match(section, /¹ Marked \*\*invalid\*\* by the runner: /);
   assert.match(section, /\| goroutines \(Go net\/http[^|]*\| not in this run \|/);
-  assert.match(renderTime(run), /took \d+ (min|s)/);
+  assert.match(renderTime(run), /ran \d+ (min|s) from the runner's start to its end/);
   const untimed = fakeRun((r) => { r.timings = {}; });
   assert.match(renderTime(untimed), /`make test`: not measured \(PLACEHOLDER: not measured yet on this host; to fill in, put `makeUpS` and `makeTestS`/);
   const timed = fakeRun((r) => { r.timings = { makeTestS: 187, makeUpS: 43 }; });
