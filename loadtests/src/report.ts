@@ -128,7 +128,7 @@ export function topRows(rows: Judged[], target: 'direct' | 'proxy' = 'direct'): 
   for (const r of rows) {
     if (r.level.target !== target) continue;
     const current = byModel.get(r.model);
-    if (current === undefined || r.level.vus >= current.level.vus) byModel.set(r.model, r);
+    if (current === undefined || connectionsHeld(r) >= connectionsHeld(current)) byModel.set(r.model, r);
   }
   return [...byModel.values()];
 }
@@ -156,7 +156,11 @@ export function renderReport(profile: Profile, env: Environment, rows: Judged[],
     '',
     ...renderSeedTable(rows),
     '',
-    'Closed model: each k6 VU holds one keep-alive connection, sends `GET /db?id=N` (one 50 ms statement in Postgres), checks status and body, then thinks; the offered rate is VUs / (think time + 50 ms). A row is **invalid** when k6 dropped iterations or lacked CPU, when the database refused connections or executed a different number of world queries than requests succeeded, or when the container\'s limits are not the ones claimed.',
+    env.arrivals === undefined || env.arrivals === null
+      ? 'Closed model: each k6 VU holds one keep-alive connection, sends `GET /db?id=N` (one statement that waits the DB delay in Postgres), checks status and body, then thinks; the offered rate is VUs / (think time + the DB delay).'
+      : `How requests arrive: ${describe(env.arrivals) ?? ''}.`,
+    '',
+    'A row is **invalid** when the apparatus failed (the generator, the database, or limits other than the ones claimed); each invalid row gives the runner\'s reasons in its validity column and under Validity below.',
     '',
     '## Per model, at the top level of this run',
     '',

@@ -3,7 +3,7 @@
 // load report and by the README generator, so both say the same thing from the same rows.
 import { MODELS, modelSpec } from './models.ts';
 import type { Judged } from './row.ts';
-import { connectionsHeld } from './seed.ts';
+import { connectionsHeld, floorMs } from './seed.ts';
 
 export const SEED_CONNECTIONS = 5000;
 
@@ -70,13 +70,16 @@ export function heldCell(r: Judged): string {
 
 export function memoryCell(r: Judged): string {
   const res = r.resources;
+  const unrecorded = (v: number | null | undefined) => v === null || v === undefined;
+  if (unrecorded(res.memoryOverBaselineBytes) && unrecorded(res.memoryPerConnectionBytes)) return `${mb(res.peakMemoryBytes)} (over idle and per connection: not recorded)`;
   return `${mb(res.peakMemoryBytes)} (over idle ${mb(res.memoryOverBaselineBytes)}, per connection ${kb(res.memoryPerConnectionBytes)})`;
 }
 
 export function dbBudgetCell(r: Judged): string {
   const res = r.resources;
-  const needed = r.neededInFlight;
-  return `pool ${num(res.dbConnectionsMax)}, in flight peak ${num(res.inFlightPeak)}, needed ${needed === null || needed === undefined ? 'n/a' : Math.ceil(needed).toLocaleString('en-US')} (${r.offeredRate.toFixed(0)}/s offered)`;
+  // The runner's figure where it recorded one; else Little's law on the offered rate and the floor.
+  const needed = r.neededInFlight ?? (r.offeredRate * floorMs(r)) / 1000;
+  return `pool ${num(res.dbConnectionsMax)}, in flight peak ${num(res.inFlightPeak)}, needed ${Math.ceil(needed).toLocaleString('en-US')} (${r.offeredRate.toFixed(0)}/s x ${floorMs(r)} ms)`;
 }
 
 export function failuresCell(r: Judged): string {
@@ -86,7 +89,7 @@ export function failuresCell(r: Judged): string {
 }
 
 const HEADER = [
-  '| model | seed\'s claim | target | connections held | memory: peak (over idle, per connection) | memory vs claim | ok/s (offered) | p50 / p99 ms | errors % / timeouts % (n) / wasted queries | DB budget and in flight | observed bottleneck (claim) | at 5K vs claim | validity |',
+  '| model | seed\'s claim | target | connections held | memory: peak (over idle, per connection) | memory vs claim | ok/s (offered) | p50 / p99 ms | errors % / timeouts % (n) / wasted queries | DB budget and in flight | bottleneck: observed; seed | at 5K vs claim | validity |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 
@@ -105,7 +108,7 @@ function line(r: Judged): string {
     `${ms(f.latencyMs.p50)} / ${ms(f.latencyMs.p99)}`,
     failuresCell(r),
     dbBudgetCell(r),
-    `${r.bottleneck} (${claim.bottleneck})`,
+    `${r.bottleneck}; seed: ${claim.bottleneck}`,
     `**${r.verdict.verdict}**`,
     r.validity.valid ? 'valid' : `**invalid**: ${r.validity.reasons.join('; ')}`,
   ].map(cell).join(' | ')} |`;
