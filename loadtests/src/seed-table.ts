@@ -98,7 +98,7 @@ function line(r: Judged): string {
   const claim = spec.seed;
   const f = r.figures;
   return `| ${[
-    spec.name === 'mn' ? 'mn (M:N in Node)' : spec.name,
+    `${spec.name}: ${spec.title}`,
     `${claim.row}: ${claim.memory}, ${claim.at5k}`,
     r.level.target === 'proxy' ? 'via nginx' : 'direct',
     heldCell(r),

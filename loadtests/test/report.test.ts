@@ -227,12 +227,12 @@ test("the seed's table: the top level per model with server-side connections, me
   });
   const lines = renderSeedTable(judgeRows([rowFrom('closed50'), newer, proxied], ENV));
   assert.match(lines[0]!, /not 5,000/, 'an old row at 50 connections is not the seed level');
-  const goroutines = lines.filter((l) => l.startsWith('| goroutines |'));
+  const goroutines = lines.filter((l) => l.startsWith('| goroutines: goroutines (Go net/http'));
   assert.equal(goroutines.length, 2, 'direct and through nginx');
   assert.match(goroutines[0]!, /\| direct \| 5,000 held by k6, 4,987 server-side \| 61 MB \(over idle 41 MB, per connection 8\.2 KB\) \| differs \(0\.6x the claim\) \|/, "61 MB is well under the claimed ~100 MB");
   assert.match(goroutines[0]!, /\/ 3 \| pool 100, in flight peak 12, needed 10 \(200\/s x 50 ms\)/);
   assert.match(goroutines[1]!, /\| via nginx \| 50 held by k6, server-side n\/a, 4,990 at nginx \|/);
-  const old = lines.find((l) => l.startsWith('| eventloop |'))!;
+  const old = lines.find((l) => l.startsWith('| eventloop: event loop (one thread) |'))!;
   assert.match(old, /61 MB \(over idle and per connection: not recorded\)/);
   assert.match(old, /needed 10 \(200\/s x 50 ms\)/, "without the runner's figure: Little's law on the offered rate");
   assert.match(old, /confirmed \(1\.2x the claim\)/);
