@@ -64,6 +64,12 @@ RUN ?= results/latest
 check-report: node-version ## Check a load run (RUN=results/latest): report.md exists and every row has a validity and a seed verdict
 	$(NODE) loadtests/src/check-report.ts $(RUN)
 
+# --- readme: the README's results section, written from a committed run (loadtests/src/readme.ts).
+.PHONY: readme
+
+readme: node-version ## Write the README's results table from a committed run (RUN=results/reference/<run>; default: the run the README names)
+	$(NODE) loadtests/src/readme.ts $(if $(filter results/latest,$(RUN)),,$(RUN))
+
 # --- resilience (loadtests/resilience/): the failure modes, in the same runner container.
 EXPERIMENTS ?=
 

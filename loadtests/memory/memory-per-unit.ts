@@ -1,49 +1,93 @@
-// Memory per unit of concurrency: a benchmark, not a test. For each model it starts the real
-// service against a real Postgres, makes it hold N units (1, 10, 100; idle connections also 1,000),
-// and reads the memory of all the service's processes. A unit is what the model pays for one more
-// connection it serves:
-//   prefork   a worker process (POOL_SIZE=N), each holding one connection
-//   threaded  a thread, started by a held connection
-//   forking   a child process, started by a held connection
-//   eventloop / mn   an idle keep-alive connection on the event loop(s)
+// Memory per unit of concurrency: a benchmark, not a test. For each model in models.json it starts
+// the real service against a real Postgres, makes it hold N units (1, 10, 100; idle connections on
+// the Node event loops also 1,000; goroutines 100, 1,000, 5,000), and reads the memory of all the
+// service's processes. A unit is what the model pays for one more connection it serves, from its
+// entry in models.json:
+//   bounded pool (prefork)        a worker process (POOL_SIZE=N), each holding one connection
+//   per connection (threaded, forking)   a thread / a child process, started by a held connection
+//   loop / goroutine (eventloop, mn, goroutines)   an idle keep-alive connection
+// Models that are a setting of another model's service (blocking = prefork with one worker) are
+// left out: their unit is the other model's. The Go service is built with `go build` first;
+// without Go it is skipped with a message.
 // Every held connection first completes one real /db request (so a unit has done real work,
 // including opening whatever database connection it uses), then stays open and idle.
 // MB per unit is the slope between levels. Writes results/memory-per-unit.json.
 //
 //   node loadtests/memory/memory-per-unit.ts          (MODELS=eventloop,mn LEVELS=1,10,100 to choose)
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
-import { availableParallelism, cpus, release, totalmem } from 'node:os';
+import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Evidence } from '@models/common';
 import { get, startService, startTestDatabase, type RunningService } from '@models/common/testing';
+import { MODELS, type ModelSpec } from '../src/models.ts';
 
 interface ModelPlan {
   name: string;
   unit: string;
   /** Settings that make the service run n units (beyond the shared ones below). */
   env(n: number): Record<string, string>;
-  /** Idle connections cost little: a 1,000 level resolves what 100 cannot. */
-  cheap?: boolean;
+  /** Levels when LEVELS is not given: idle connections cost little, so they need more of them. */
+  defaultLevels: number[] | null;
+  /** How to start it: a node entry file, or a binary built before its levels. */
+  start: { entry: string } | { build: () => string | undefined; why?: string };
 }
 
-const PLANS: ModelPlan[] = [
-  { name: 'prefork', unit: 'prefork worker (process)', env: (n) => ({ POOL_SIZE: String(n) }) },
-  { name: 'threaded', unit: 'thread per connection', env: () => ({}) },
-  { name: 'forking', unit: 'forked process per connection', env: () => ({}) },
-  { name: 'eventloop', unit: 'idle connection on the event loop', env: () => ({}), cheap: true },
-  { name: 'mn', unit: 'idle connection on M:N (THREADS=4)', env: () => ({ THREADS: '4' }), cheap: true },
-];
+/** A benchmark setting: M:N with 4 threads, so a connection's cost is seen across several loops. */
+const MN_THREADS = '4';
+
+function unitName(spec: ModelSpec): string {
+  if (spec.bounded !== null) return `${spec.name} worker (${spec.unit})`;
+  if (spec.perConnection) return `${spec.unit} per connection (${spec.name})`;
+  return `idle connection on ${spec.title}${'THREADS' in spec.env ? ` (THREADS=${MN_THREADS})` : ''}`;
+}
+
+/** go build in services/<service>, once; undefined (with the reason printed) when Go is missing. */
+function goBuilder(spec: ModelSpec): () => string | undefined {
+  let built: string | undefined;
+  return () => {
+    if (built !== undefined) return built;
+    try {
+      execFileSync('go', ['version'], { stdio: 'ignore' });
+    } catch {
+      process.stdout.write(`${spec.name}: skipped: Go is not installed (needed to build services/${spec.service})\n`);
+      return undefined;
+    }
+    const out = join(mkdtempSync(join(tmpdir(), `memory-${spec.name}-`)), spec.name);
+    execFileSync('go', ['build', '-o', out, '.'], { cwd: repo(`services/${spec.service}`), stdio: 'inherit', env: { ...process.env, CGO_ENABLED: '0' } });
+    built = out;
+    return built;
+  };
+}
+
+function planFor(spec: ModelSpec): ModelPlan | null {
+  // blocking is prefork with POOL_SIZE=1: its unit is prefork's, measured there.
+  if (spec.service !== spec.name) return null;
+  const idle = spec.bounded === null && !spec.perConnection;
+  return {
+    name: spec.name,
+    unit: unitName(spec),
+    env: (n) => ({
+      ...('POOL_SIZE' in spec.env && spec.bounded !== null ? { POOL_SIZE: String(n) } : {}),
+      ...('THREADS' in spec.env ? { THREADS: MN_THREADS } : {}),
+    }),
+    defaultLevels: !idle ? null : spec.unit === 'goroutine' ? [100, 1000, 5000] : [...levels, 1000],
+    start: spec.language === 'go' ? { build: goBuilder(spec) } : { entry: repo(`services/${spec.service}/src/main.ts`) },
+  };
+}
+
 // Held connections must outlive the measurement, whatever the model's own keep-alive default; and
 // this measures memory, not latency, so a busy host's slow connection set-up must not fail a level.
 const SHARED_ENV = { KEEP_ALIVE_TIMEOUT_MS: '600000', DB_CONNECTION_TIMEOUT_MS: '10000', DB_DELAY_MS: '50' };
 const SETTLE_MS = 3_000;
-const RUN_DEADLINE_MS = 30 * 60_000;
+const RUN_DEADLINE_MS = 45 * 60_000;
 
 const repo = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const levels = (process.env.LEVELS ?? '1,10,100').split(',').map(Number);
-const levelsFor = (plan: ModelPlan) => (plan.cheap && process.env.LEVELS === undefined ? [...levels, 1000] : levels);
+const PLANS: ModelPlan[] = MODELS.map(planFor).filter((p): p is ModelPlan => p !== null);
+const levelsFor = (plan: ModelPlan) => (plan.defaultLevels !== null && process.env.LEVELS === undefined ? plan.defaultLevels : levels);
 const chosen = process.env.MODELS?.split(',') ?? PLANS.map((p) => p.name);
 
 /** The service's process and all its descendants (forked workers and children), from /proc. */
@@ -94,8 +138,17 @@ interface LevelResult {
   treePssBytes: number;
 }
 
+/** The node entry to start, with EXEC_BINARY for a built binary (exec-entry.ts runs it in its place). */
+function entryOf(plan: ModelPlan): { entry: string; env: Record<string, string>; wrapped: boolean } | undefined {
+  if ('entry' in plan.start) return { entry: plan.start.entry, env: {}, wrapped: false };
+  const binary = plan.start.build();
+  return binary === undefined ? undefined : { entry: repo('loadtests/memory/exec-entry.ts'), env: { EXEC_BINARY: binary }, wrapped: true };
+}
+
 async function measureLevel(plan: ModelPlan, n: number, dbEnv: Record<string, string>): Promise<LevelResult> {
-  const svc = await startService(repo(`services/${plan.name}/src/main.ts`), { ...dbEnv, ...SHARED_ENV, ...plan.env(n) }, 180_000);
+  const start = entryOf(plan);
+  if (start === undefined) throw new Error(`${plan.name}: cannot be started here`);
+  const svc = await startService(start.entry, { ...dbEnv, ...SHARED_ENV, ...plan.env(n), ...start.env }, 180_000);
   const held: Agent[] = [];
   try {
     for (let i = 0; i < n; i++) {
@@ -108,7 +161,8 @@ async function measureLevel(plan: ModelPlan, n: number, dbEnv: Record<string, st
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     // Asked over a held connection, so measuring starts no extra unit.
     const evidence = (await get(`${svc.url}/model`, { agent: held[0]!, timeoutMs: 30_000 })).json<Evidence>();
-    const tree = processTree(svc.child.pid!);
+    // A wrapped binary: its tree without the node wrapper at the root.
+    const tree = start.wrapped ? processTree(svc.child.pid!).slice(1) : processTree(svc.child.pid!);
     const { rssBytes, pssBytes } = memoryOf(tree);
     const connectionsHeld = held.filter((a) => Object.values(a.freeSockets).flat().some((s) => s !== undefined && !s.destroyed)).length;
     return {
@@ -156,8 +210,13 @@ const db = await startTestDatabase();
 const models: Record<string, unknown> = {};
 try {
   for (const plan of PLANS.filter((p) => chosen.includes(p.name))) {
-    if (!existsSync(repo(`services/${plan.name}/src/main.ts`))) {
-      models[plan.name] = { skipped: 'services/' + plan.name + '/src/main.ts does not exist' };
+    if ('entry' in plan.start ? !existsSync(plan.start.entry) : !existsSync(repo(`services/${plan.name}`))) {
+      models[plan.name] = { skipped: `services/${plan.name} does not exist in this checkout` };
+      process.stdout.write(`${plan.name}: skipped: services/${plan.name} does not exist in this checkout\n`);
+      continue;
+    }
+    if (entryOf(plan) === undefined) {
+      models[plan.name] = { skipped: 'Go is not installed: the service could not be built' };
       continue;
     }
     const results: LevelResult[] = [];

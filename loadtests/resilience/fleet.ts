@@ -6,7 +6,7 @@ import type Docker from 'dockerode';
 import type { Database } from '../src/database.ts';
 import { findService, type ServiceContainer } from '../src/docker.ts';
 import type { ModelEvidence } from '../src/sampler.ts';
-import type { ModelName } from '../src/scenarios.ts';
+import type { ModelName } from '../src/models.ts';
 import type { NeighbourCheck } from './verdicts.ts';
 
 export interface Fleet {
@@ -57,7 +57,7 @@ export async function statesOf(docker: Docker, containers: ServiceContainer[]): 
 }
 
 export function allContainers(fleet: Fleet): ServiceContainer[] {
-  return [fleet.db, ...Object.values(fleet.models), fleet.proxy];
+  return [fleet.db, ...Object.values(fleet.models).filter((c): c is ServiceContainer => c !== undefined), fleet.proxy];
 }
 
 /** Where the runner (on the compose network) reaches a model directly and through nginx. */

@@ -10,7 +10,9 @@ import { Database } from '../src/database.ts';
 import { K6_IMAGE, connectDocker, engineInfo, ownComposeProject, removeLeftoverK6 } from '../src/docker.ts';
 import { assertProxyRoutes } from '../src/proxy-routes.ts';
 import type { ModelEvidence } from '../src/sampler.ts';
-import { MODEL_NAMES, readScenarioFile, resolveProfile, selectModels, type ModelName } from '../src/scenarios.ts';
+import { MODELS, type ModelName } from '../src/models.ts';
+import { readScenarioFile, resolveProfile } from '../src/scenarios.ts';
+import { floorSeconds } from './context.ts';
 import {
   OUTAGE, OVERLOAD, SHUTDOWN, SLOWLORIS, runOutage, runOverload, runShutdown, runSlowloris, slowlorisPlan, type Context,
 } from './experiments.ts';
@@ -20,6 +22,15 @@ import { kneeEstimate, kneeFromRows, requestSlots, type Knee, type LoadRowLike }
 
 const ALL = ['slowloris', 'outage', 'overload', 'shutdown'] as const;
 type Experiment = (typeof ALL)[number];
+
+/** MODELS="eventloop,goroutines" (or empty: every model in models.json, in its order). */
+export function pickModels(text: string | undefined, known: readonly string[] = MODELS.map((m) => m.name)): ModelName[] {
+  const wanted = (text ?? '').split(/[\s,]+/).filter(Boolean);
+  if (wanted.length === 0) return [...known];
+  const unknown = wanted.filter((m) => !known.includes(m));
+  if (unknown.length > 0) throw new Error(`unknown MODELS ${unknown.join(', ')}: choose from ${known.join(', ')} (models.json)`);
+  return known.filter((m) => wanted.includes(m));
+}
 
 export function parseExperiments(text: string | undefined): Experiment[] {
   const wanted = (text ?? '').split(/[\s,]+/).filter(Boolean);
@@ -47,7 +58,7 @@ async function main(): Promise<number> {
   const resultsRoot = resolve(env.RESULTS_DIR ?? join(projectDir, 'results'));
   const experiments = parseExperiments(env.EXPERIMENTS);
   const scenarioFile = readScenarioFile();
-  const models = selectModels(scenarioFile, env.MODELS);
+  const models = pickModels(env.MODELS);
   const smoke = resolveProfile(scenarioFile, 'smoke').levels[0]!;
   const maxRate = Number(env.OVERLOAD_MAX_RATE ?? 1200);
   const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
@@ -62,7 +73,7 @@ async function main(): Promise<number> {
   const project = env.COMPOSE_PROJECT_NAME ?? ownProject;
   await removeLeftoverK6(docker);
   // Every container of the project: the ones not under test are the neighbours that must stay unharmed.
-  const fleet = await findFleet(docker, project, MODEL_NAMES);
+  const fleet = await findFleet(docker, project, MODELS.map((m) => m.name));
   await assertProxyRoutes(models);
   const password = env.DB_PASSWORD;
   if (password === undefined || password === '') throw new Error('DB_PASSWORD (from .env) is required');
@@ -90,7 +101,7 @@ async function main(): Promise<number> {
     for (const model of models) {
       const e = evidence[model]!;
       knees[model] = (load === undefined ? null : kneeFromRows(load.rows, model, `make load ${load.run}`))
-        ?? kneeEstimate(requestSlots(model, e), maxRate / 2);
+        ?? kneeEstimate(requestSlots(model, e), maxRate / 2, floorSeconds(e) * 1000);
     }
     notes.push(load === undefined ? 'Knees: no make-load results here, pool arithmetic used' : `Knees from the valid rows of the make-load run ${load.run} where it had any, else the pool arithmetic`);
   }

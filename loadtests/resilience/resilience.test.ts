@@ -2,6 +2,9 @@
 // the per-request log parsing and windows, and the report tables. No Docker needed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { MODELS } from '../src/models.ts';
+import { floorSeconds } from './context.ts';
+import { pickModels } from './main.ts';
 import { vusPerTarget, type OutageResult, type OverloadRow, type ShutdownResult, type SlowlorisRow } from './experiments.ts';
 import { outageTable, outcomes, overloadTable, renderResilience, shutdownTable, slowlorisTable, type RunInfo } from './tables.ts';
 import { K6_TIMEOUT, figures, parseTimeline, percentile, recovery, windowOf, type RequestRecord } from './timeline.ts';
@@ -154,4 +157,19 @@ test('the tables: one line per model and target, every figure from the data', ()
   assert.match(report, /## Database outage under load\n/);
   assert.doesNotMatch(report, /## Overload/);
   assert.match(report, /Postgres answered again 1200 ms after `docker start`/);
+});
+
+test('models, expectations and slots come from models.json: goroutines included; the floor from the reported DB delay', () => {
+  assert.deepEqual(pickModels(''), MODELS.map((m) => m.name));
+  assert.ok(pickModels('').includes('goroutines'));
+  assert.deepEqual(pickModels('goroutines, eventloop'), ['eventloop', 'goroutines'].sort((a, b) => pickModels('').indexOf(a) - pickModels('').indexOf(b)));
+  assert.throws(() => pickModels('eventloop,nodejs'), /unknown MODELS nodejs/);
+  assert.equal(slowlorisExpectation('goroutines', 'direct', 1000, null), 'survived', 'goroutines multiplex connections like an event loop');
+  assert.equal(slowlorisExpectation('forking', 'proxy', 1000, null), null, 'no claim for process-per-connection, even behind nginx');
+  const evidence = { units: { limit: null }, db: { maxConnections: 400, poolMaxPerUnit: 400, pools: 1 } };
+  assert.equal(requestSlots('goroutines', evidence), 400, 'a goroutine is not one request slot: the DB pool is');
+  assert.deepEqual([kneeEstimate(1, 600, 100).rate, kneeEstimate(1, 600, 100).source], [10, 'estimate: 1 slots / 100 ms']);
+  assert.equal(vusPerTarget(10, 1, 0.5, 2, 0.1), 1, 'one worker at 100 ms per request serves 10/s: half of it over two targets is one VU (two at 50 ms)');
+  assert.equal(floorSeconds(undefined), 0.05, '50 ms only as the fallback');
+  assert.equal(floorSeconds({ db: { delayMs: 20 } } as never), 0.02);
 });

@@ -1,5 +1,7 @@
 // What each failure-mode run means: the seed's expectation beside what happened, the knee a
 // model is overloaded from, and the verdict words the report uses. Pure: tested without Docker.
+import { MODELS, modelSpec, type ModelSpec } from '../src/models.ts';
+import { FALLBACK_DB_DELAY_MS } from '../src/seed.ts';
 import type { WindowFigures } from './timeline.ts';
 
 export type Target = 'direct' | 'proxy';
@@ -12,17 +14,21 @@ export function slowlorisSweep(poolSize: number | null, top = 1000): number[] {
   return [...new Set(counts)].sort((a, b) => a - b);
 }
 
+const specOf = (model: string): ModelSpec | undefined => MODELS.find((m) => m.name === model);
+
 /**
- * The seeds' expectation: a pool of blocking workers (prefork, and blocking = prefork with one
- * worker) falls once the slow connections fill the pool, but not behind nginx, which buffers
- * whole requests; the event loop and M:N keep serving (their header timeout ends the slow
+ * The seeds' expectation, from each model's entry in models.json: a bounded pool of blocking
+ * workers (prefork, and blocking = prefork with one worker) falls once the slow connections fill
+ * the pool, but not behind nginx, which buffers whole requests; a model that multiplexes
+ * connections on event loops or goroutines keeps serving (its header timeout ends the slow
  * connections). Thread- and process-per-connection: no claim, the run says what they do.
  */
 export function slowlorisExpectation(model: string, target: Target, connections: number, poolSize: number | null): SlowlorisVerdict | null {
-  if (model === 'threaded' || model === 'forking') return null;
+  const spec = specOf(model);
+  if (spec === undefined || spec.perConnection) return null;
   if (target === 'proxy') return 'survived';
-  if ((model === 'prefork' || model === 'blocking') && poolSize !== null) return connections >= poolSize ? 'down' : 'survived';
-  if (model === 'eventloop' || model === 'mn') return 'survived';
+  if (spec.bounded !== null) return poolSize === null ? null : connections >= poolSize ? 'down' : 'survived';
+  if (spec.unit === 'loop' || spec.unit === 'goroutine') return 'survived';
   return null;
 }
 
@@ -75,19 +81,21 @@ export function kneeFromRows(rows: LoadRowLike[], model: string, source: string)
  * Without a make-load run: the pool arithmetic (units or DB connections, each busy 50 ms per
  * request), capped by what this host can drive at all.
  */
-export function kneeEstimate(slots: number | null, hostCap: number): Knee {
-  const arithmetic = slots !== null && slots > 0 ? slots / 0.05 : null;
-  if (arithmetic !== null && arithmetic <= hostCap) return { rate: arithmetic, reached: true, source: `estimate: ${slots} slots / 50 ms` };
-  return { rate: hostCap, reached: false, source: `estimate: ${arithmetic === null ? 'unbounded' : `${slots} slots / 50 ms = ${arithmetic.toFixed(0)}/s`}, capped at what this host can drive (${hostCap}/s)` };
+export function kneeEstimate(slots: number | null, hostCap: number, floorMs = FALLBACK_DB_DELAY_MS): Knee {
+  const arithmetic = slots !== null && slots > 0 ? slots / (floorMs / 1000) : null;
+  if (arithmetic !== null && arithmetic <= hostCap) return { rate: arithmetic, reached: true, source: `estimate: ${slots} slots / ${floorMs} ms` };
+  return { rate: hostCap, reached: false, source: `estimate: ${arithmetic === null ? 'unbounded' : `${slots} slots / ${floorMs} ms = ${arithmetic.toFixed(0)}/s`}, capped at what this host can drive (${hostCap}/s)` };
 }
 
 /**
- * How many requests the model can have at its database at once: its workers for prefork and the
- * blocking baseline (one request each), its children for forking (MAX_PROCS; null: unbounded),
- * its DB pools for the event loop, M:N and threaded (their units are not one request each).
+ * How many requests the model can have at its database at once: its workers for a bounded pool
+ * (prefork, the blocking baseline: one request each), its children for a process per connection
+ * (forking: MAX_PROCS; null: unbounded), its DB pools for the rest (event loop, goroutines, M:N,
+ * threaded: their units are not one request each). Which is which comes from models.json.
  */
 export function requestSlots(model: string, e: { units: { limit: number | null }; db: { maxConnections?: number; poolMaxPerUnit: number; pools: number } }): number | null {
-  if (model === 'prefork' || model === 'blocking' || model === 'forking') return e.units.limit;
+  const spec = modelSpec(model);
+  if (spec.bounded !== null || (spec.perConnection && spec.unit === 'process')) return e.units.limit;
   return e.db.maxConnections ?? e.db.poolMaxPerUnit * e.db.pools;
 }
 

@@ -1,6 +1,7 @@
 // CI's check on a load run: `node loadtests/src/check-report.ts [results/latest]` exits 1 unless
 // report.md exists and every row of rows.json carries a validity verdict and a seed verdict
-// (valid or not: a model falling over is a result; a row without a verdict is a broken pipeline).
+// (valid or not: a model falling over is a result; a row without a verdict is a broken pipeline),
+// and the report rebuilds the seed's table.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,7 @@ export function checkRun(dir: string): string[] {
   const rows = JSON.parse(readFileSync(join(dir, 'rows.json'), 'utf8')) as CheckedRow[];
   if (!Array.isArray(rows) || rows.length === 0) return [...problems, 'rows.json has no rows'];
   const report = existsSync(join(dir, 'report.md')) ? readFileSync(join(dir, 'report.md'), 'utf8') : '';
+  if (report !== '' && !report.includes("## The seed's table")) problems.push("report.md has no seed's table (## The seed's table)");
   for (const row of rows) {
     const name = `${String(row.model)} ${String(row.level?.name)}`;
     const v = row.validity;

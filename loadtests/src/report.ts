@@ -2,7 +2,8 @@
 import type { Chart } from './charts.ts';
 import type { Judged, Row } from './row.ts';
 import type { Profile } from './scenarios.ts';
-import { SEED, observedBottleneck, verdictFor } from './seed.ts';
+import { renderSeedTable } from './seed-table.ts';
+import { connectionsHeld, observedBottleneck, seedClaim, verdictFor } from './seed.ts';
 import { judgeValidity } from './validity.ts';
 
 export interface Environment {
@@ -20,14 +21,38 @@ export interface Environment {
   gitCommit: string;
   k6Image: string;
   postgres: { version: string; maxConnections: number };
+  /** Fields of newer runs (absent in old environment.json files). */
+  profileChoice?: { name: string; why: string } | null;
+  /** How requests arrive: think-time distribution, start spread, open-model probe. */
+  arrivals?: Described;
+  /** What "memory" means in this run's tables (which counter, page cache or not). */
+  memoryDefinition?: Described;
+  /** Each container's cpuset as read back from its cgroup. */
+  cpusets?: Record<string, string | null> | null;
+  composeVersion?: string | null;
+  workTreeClean?: boolean | null;
+  hostBefore?: { loadAvg1: number | null; busyPercent: number | null } | null;
+  /** Every model's knobs as the run passed them: model -> name -> value. */
+  modelKnobs?: Record<string, Record<string, string>> | null;
+  /** DB_DELAY_MS of the run, where recorded once for all models. */
+  dbDelayMs?: number | null;
 }
 
-export function judgeRows(rows: Row[], env: Pick<Environment, 'host' | 'modelCpus'>): Judged[] {
+/** A setting recorded either as one sentence or as named parts. */
+export type Described = string | Record<string, unknown> | null | undefined;
+
+export function describe(value: Described): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value;
+  return Object.entries(value).map(([k, v]) => `${k}: ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`).join('; ');
+}
+
+export function judgeRows(rows: Row[], env: Pick<Environment, 'host' | 'modelCpus'> & Partial<Pick<Environment, 'containers' | 'dbDelayMs'>>): Judged[] {
   return rows.map((row) => ({
     ...row,
     validity: judgeValidity(row, { hostCores: env.host.cores }),
-    bottleneck: observedBottleneck(row, env.host.cores, env.modelCpus),
-    verdict: verdictFor(row),
+    bottleneck: observedBottleneck(row, env.host.cores, env.modelCpus, env),
+    verdict: verdictFor(row, env),
   }));
 }
 
@@ -39,7 +64,25 @@ const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 function connections(r: Judged): string {
   const reconnects = r.figures.newConnections > r.figures.vusMax ? ` (${r.figures.newConnections} opened)` : '';
   const kind = r.level.executor === 'constant-arrival-rate' ? ` @${r.level.rate}/s` : '';
-  return `${r.level.vus}${kind}${r.level.target === 'proxy' ? ' via proxy' : ''}${reconnects}`;
+  const held = connectionsHeld(r);
+  const count = held === r.level.vus ? `${held}` : `${held} (${r.level.vus} probe VUs${kind})`;
+  return `${count}${held === r.level.vus ? kind : ''}${r.level.target === 'proxy' ? ' via proxy' : ''}${reconnects}`;
+}
+
+/** The lines on how this run was made that newer runs record (absent fields are left out). */
+export function runSettings(env: Environment): string[] {
+  const lines: string[] = [];
+  if (env.profileChoice) lines.push(`- Profile: \`${env.profileChoice.name}\`, chosen because ${env.profileChoice.why}`);
+  const arrivals = describe(env.arrivals);
+  if (arrivals !== null) lines.push(`- Arrivals: ${arrivals}`);
+  const memory = describe(env.memoryDefinition);
+  if (memory !== null) lines.push(`- Memory: ${memory}`);
+  if (env.cpusets) lines.push(`- cpusets (read back from the cgroups): ${Object.entries(env.cpusets).map(([c, set]) => `${c} ${set ?? 'n/a'}`).join(', ')}`);
+  if (env.composeVersion) lines.push(`- Compose: ${env.composeVersion}`);
+  if (env.workTreeClean !== undefined && env.workTreeClean !== null) lines.push(`- Working tree: ${env.workTreeClean ? 'clean (no uncommitted changes)' : '**uncommitted changes**'}`);
+  if (env.hostBefore) lines.push(`- Host before the run: load average ${env.hostBefore.loadAvg1 ?? 'n/a'} (1 min), ${env.hostBefore.busyPercent === null ? 'n/a' : `${env.hostBefore.busyPercent.toFixed(0)}%`} CPU busy`);
+  if (env.modelKnobs) lines.push(`- Model knobs: ${Object.entries(env.modelKnobs).map(([m, knobs]) => `${m} ${Object.entries(knobs).map(([k, v]) => `${k}=${v === '' ? '(default)' : v}`).join(' ') || '(none)'}`).join('; ')}`);
+  return lines;
 }
 
 function cpu(r: Judged): string {
@@ -62,7 +105,7 @@ const RULE = '|---|---|---|---|---|---|---|---|---|---|---|---|';
 
 export function rowLine(r: Judged): string {
   const f = r.figures;
-  const claim = SEED[r.model];
+  const claim = seedClaim(r.model);
   return `| ${[
     r.model,
     connections(r),
@@ -85,7 +128,7 @@ export function topRows(rows: Judged[], target: 'direct' | 'proxy' = 'direct'): 
   for (const r of rows) {
     if (r.level.target !== target) continue;
     const current = byModel.get(r.model);
-    if (current === undefined || r.level.vus >= current.level.vus) byModel.set(r.model, r);
+    if (current === undefined || connectionsHeld(r) >= connectionsHeld(current)) byModel.set(r.model, r);
   }
   return [...byModel.values()];
 }
@@ -105,10 +148,19 @@ export function renderReport(profile: Profile, env: Environment, rows: Judged[],
     `- Model containers: ${env.modelCpus ?? 'n/a'} CPUs, ${mb(env.modelMemoryBytes)} memory each (read back from each container's cgroup: see environment.json)`,
     `- Load: ${env.k6Image}, one model at a time, a warm-up before each level, pg_stat_statements reset before each measured level; Postgres ${env.postgres.version.split(' ').slice(0, 2).join(' ')}, max_connections ${env.postgres.maxConnections}`,
     `- Commit: ${env.gitCommit}`,
+    ...runSettings(env),
     '',
     clamp,
     '',
-    'Closed model: each k6 VU holds one keep-alive connection, sends `GET /db?id=N` (one 50 ms statement in Postgres), checks status and body, then thinks; the offered rate is VUs / (think time + 50 ms). A row is **invalid** when k6 dropped iterations or lacked CPU, when the database refused connections or executed a different number of world queries than requests succeeded, or when the container\'s limits are not the ones claimed.',
+    '## The seed\'s table',
+    '',
+    ...renderSeedTable(rows),
+    '',
+    env.arrivals === undefined || env.arrivals === null
+      ? 'Closed model: each k6 VU holds one keep-alive connection, sends `GET /db?id=N` (one statement that waits the DB delay in Postgres), checks status and body, then thinks; the offered rate is VUs / (think time + the DB delay).'
+      : `How requests arrive: ${describe(env.arrivals) ?? ''}.`,
+    '',
+    'A row is **invalid** when the apparatus failed (the generator, the database, or limits other than the ones claimed); each invalid row gives the runner\'s reasons in its validity column and under Validity below.',
     '',
     '## Per model, at the top level of this run',
     '',

@@ -27,6 +27,16 @@ export interface Resources {
   dbRefusals: number;
   /** Samples of /model that did not answer within a second (the model was too busy or down). */
   modelProbeFailures: number;
+  /** ESTABLISHED client sockets on the model's port inside its container, at most (server-side). */
+  serverConnectionsPeak?: number | null;
+  /** nginx's client connections at most (rows through the proxy). */
+  proxyConnectionsPeak?: number | null;
+  /** The model's memory idle, after a fresh restart, before the level. */
+  baselineMemoryBytes?: number | null;
+  memoryOverBaselineBytes?: number | null;
+  memoryPerConnectionBytes?: number | null;
+  /** The level began while the model was still recovering from the previous one. */
+  recovering?: boolean | null;
 }
 
 export interface Limits {
@@ -51,6 +61,12 @@ export interface Row {
   executedQueries: number;
   limits: Limits;
   files: { k6: string; samples: string };
+  /** Queries the database ran for requests the client had given up on (timed out). */
+  wastedQueries?: number | null;
+  /** In flight the offered rate needs at the floor (Little's law: rate x DB delay). */
+  neededInFlight?: number | null;
+  /** DB_DELAY_MS the model reported on /model for this level (the floor under every latency). */
+  dbDelayMs?: number | null;
 }
 
 export interface Validity {

@@ -1,39 +1,43 @@
-// The seed's table (README, issue 6) as data, and how a measured row is held against it.
-import type { ModelName } from './scenarios.ts';
-import { QUERY_FLOOR_S } from './scenarios.ts';
+// The seed's table as models.json holds it (each model's `seed`), and how a measured row is held against it.
+import { MODELS, modelSpec, type ModelName, type SeedClaim } from './models.ts';
 import type { Judged, Row } from './row.ts';
 
-export type Behaviour =
-  | { kind: 'handles-all' }
-  | { kind: 'capped'; inFlight: number }
-  | { kind: 'decent-until'; connections: number }
-  | { kind: 'falls-over' };
-
-export interface SeedClaim {
-  row: string;
-  memory: string;
-  memoryBytes: number;
-  at5k: string;
-  bottleneck: string;
-  behaviour: Behaviour;
-}
+export type { Behaviour, SeedClaim } from './models.ts';
 
 const MB = 1e6;
 
-export const SEED: Record<ModelName, SeedClaim> = {
-  forking: { row: 'process-per-request', memory: '~5 GB+', memoryBytes: 5000 * MB, at5k: 'falls over', bottleneck: 'fork overhead', behaviour: { kind: 'falls-over' } },
-  threaded: { row: 'thread-per-request', memory: '~500 MB', memoryBytes: 500 * MB, at5k: 'decent until ~2K', bottleneck: 'scheduler, RAM', behaviour: { kind: 'decent-until', connections: 2000 } },
-  prefork: { row: 'prefork pool (100)', memory: '~200 MB', memoryBytes: 200 * MB, at5k: 'capped at 100 in flight', bottleneck: 'pool size', behaviour: { kind: 'capped', inFlight: 100 } },
-  eventloop: { row: 'event loop', memory: '~50 MB', memoryBytes: 50 * MB, at5k: 'handles all 5K', bottleneck: '(blocking syscalls)', behaviour: { kind: 'handles-all' } },
-  mn: { row: 'goroutines / M:N', memory: '~100 MB', memoryBytes: 100 * MB, at5k: 'handles all 5K', bottleneck: '(runtime scheduler)', behaviour: { kind: 'handles-all' } },
-  blocking: { row: 'single-threaded blocking (baseline)', memory: '(not in the table)', memoryBytes: 0, at5k: 'one request at a time', bottleneck: 'one worker', behaviour: { kind: 'capped', inFlight: 1 } },
-};
+/** The seed claim every model is judged against, keyed by model name (from models.json). */
+export const SEED: Readonly<Record<ModelName, SeedClaim>> = Object.fromEntries(MODELS.map((m) => [m.name, m.seed]));
 
-const FLOOR_MS = QUERY_FLOOR_S * 1000;
-/** "Handles" a level: no failed request and the median within 10% of the 50 ms floor. */
-const HANDLES_P50_MS = FLOOR_MS * 1.1;
+export function seedClaim(model: ModelName): SeedClaim {
+  return modelSpec(model).seed;
+}
+
+/** Only when neither the row nor the environment says what DB_DELAY_MS the model ran with. */
+export const FALLBACK_DB_DELAY_MS = 50;
+
+/** Where the delay may be recorded: the row (/model at the level), else the run's environment (its containers' /model). */
+export interface DelaySource {
+  dbDelayMs?: number | null;
+  containers?: Record<string, unknown>;
+}
+
+function delayOfContainer(env: DelaySource | undefined, model: string): number | null {
+  const c = env?.containers?.[model] as { db?: { delayMs?: unknown } } | undefined;
+  return typeof c?.db?.delayMs === 'number' ? c.db.delayMs : null;
+}
+
+/** The database time of one request in ms, the floor under every latency: as the model reported it, 50 only as a fallback. */
+export function floorMs(row: Pick<Row, 'model' | 'dbDelayMs'> | undefined, env?: DelaySource): number {
+  const candidates = [row?.dbDelayMs, row === undefined ? null : delayOfContainer(env, row.model), env?.dbDelayMs];
+  const found = candidates.find((v): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0);
+  return found ?? FALLBACK_DB_DELAY_MS;
+}
+
+/** "Handles" a level: no failed request and the median within 10% of the floor (50 ms). */
+const handlesP50Ms = (floor: number) => floor * 1.1;
 /** "Decent": under 1% errors and the median within 2x the floor. */
-const DECENT_P50_MS = FLOOR_MS * 2;
+const decentP50Ms = (floor: number) => floor * 2;
 /** "Falls over": at least this share of requests fail, or the container died. */
 const FALLS_OVER_ERROR_PERCENT = 5;
 
@@ -47,13 +51,33 @@ function memoryFigure(row: Row, claim: SeedClaim): string {
   return `memory ${fmtMb(peak)} vs ${claim.memory}`;
 }
 
+/** The level's extra fields (the runner's open-model probe beside idle holders); absent in old rows. */
+export interface HeldLevel {
+  vus: number;
+  /** Client-side total of connections held (probe VUs + idle holders). */
+  connections?: number | null;
+  /** Idle holder VUs beside an open-model probe. */
+  holdConnections?: number | null;
+}
+
+/** Connections the client held at the level: the runner's total where it records one, else one per VU. */
+export function connectionsHeld(row: { level: unknown }): number {
+  const level = row.level as HeldLevel;
+  if (typeof level.connections === 'number') return level.connections;
+  return level.vus + (typeof level.holdConnections === 'number' ? level.holdConnections : 0);
+}
+
 function scaleNote(row: Row): string {
-  return row.level.vus < 5000 && row.level.executor === 'constant-vus' ? ` (at ${row.level.vus} connections, not 5,000)` : '';
+  const held = connectionsHeld(row);
+  return held < 5000 ? ` (at ${held} connections, not 5,000)` : '';
 }
 
 /** Holds one row against the seed's claim for its model: confirmed, refuted or differs, with the figure. */
-export function verdictFor(row: Row): Judged['verdict'] {
-  const claim = SEED[row.model];
+export function verdictFor(row: Row, env?: DelaySource): Judged['verdict'] {
+  const claim = seedClaim(row.model);
+  const floor = floorMs(row, env);
+  const HANDLES_P50_MS = handlesP50Ms(floor);
+  const DECENT_P50_MS = decentP50Ms(floor);
   const f = row.figures;
   const dead = row.resources.restarts > 0 || row.resources.oomKills > 0;
   const perf = `p50 ${fmtMs(f.latencyMs.p50)}, errors ${fmtPct(f.errorPercent)}, ${f.successesPerSecond.toFixed(0)} ok/s`;
@@ -67,7 +91,7 @@ export function verdictFor(row: Row): Judged['verdict'] {
       return { verdict: 'differs', figure: `${perf} (claim: every request at the floor); ${mem}${note}` };
     }
     case 'capped': {
-      const capRate = b.inFlight / QUERY_FLOOR_S;
+      const capRate = b.inFlight / (floor / 1000);
       const peak = row.resources.inFlightPeak;
       const over = peak !== null && peak > b.inFlight;
       const saturated = row.offeredRate >= capRate;
@@ -82,21 +106,22 @@ export function verdictFor(row: Row): Judged['verdict'] {
     }
     case 'decent-until': {
       const decent = f.errorPercent < 1 && !dead && f.latencyMs.p50 <= DECENT_P50_MS;
-      const within = row.level.vus <= b.connections;
+      const within = connectionsHeld(row) <= b.connections;
       if (within) return { verdict: decent ? 'confirmed' : 'refuted', figure: `${perf}${decent ? '' : ` (claim: decent up to ${b.connections})`}; ${mem}${note}` };
       return { verdict: decent ? 'refuted' : 'confirmed', figure: `${perf}${decent ? ` (claim: degrades past ${b.connections})` : ''}; ${mem}` };
     }
     case 'falls-over': {
       if (f.errorPercent >= FALLS_OVER_ERROR_PERCENT || dead) return { verdict: 'confirmed', figure: `${perf}${dead ? ', container restarted/OOM-killed' : ''}; ${mem}` };
-      if (f.errorPercent === 0 && f.latencyMs.p50 <= DECENT_P50_MS) return { verdict: row.level.vus >= 5000 ? 'refuted' : 'differs', figure: `held up: ${perf}; ${mem}${note}` };
+      if (f.errorPercent === 0 && f.latencyMs.p50 <= DECENT_P50_MS) return { verdict: connectionsHeld(row) >= 5000 ? 'refuted' : 'differs', figure: `held up: ${perf}; ${mem}${note}` };
       return { verdict: 'differs', figure: `degraded, did not fall over: ${perf}; ${mem}${note}` };
     }
   }
 }
 
 /** What limited the row, read from the evidence (not from the model's name). */
-export function observedBottleneck(row: Row, hostCores: number, modelCpus: number | null): string {
+export function observedBottleneck(row: Row, hostCores: number, modelCpus: number | null, env?: DelaySource): string {
   const r = row.resources;
+  const HANDLES_P50_MS = handlesP50Ms(floorMs(row, env));
   const f = row.figures;
   if (r.oomKills > 0) return 'memory (OOM kill)';
   if (r.restarts > 0) return 'the container restarted';
@@ -117,5 +142,5 @@ export function observedBottleneck(row: Row, hostCores: number, modelCpus: numbe
   if (f.unavailable503 > 0) return `503s (${f.unavailable503}): no database connection within the wait`;
   if (r.hostBusyPercent !== null && r.hostBusyPercent >= 97) return `host CPU (${r.hostBusyPercent.toFixed(0)}% busy, shared with k6 and Postgres)`;
   if (slow) return `latency ${fmtMs(f.latencyMs.p50)} p50 with CPU ${r.cpuCoresAvg?.toFixed(2) ?? 'n/a'} cores`;
-  return 'none observed (requests at the 50 ms floor)';
+  return `none observed (requests at the ${floorMs(row, env)} ms floor)`;
 }

@@ -7,9 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extractSummary, loadFigures } from '../src/k6-summary.ts';
 import { judgeValidity } from '../src/validity.ts';
-import { observedBottleneck, verdictFor } from '../src/seed.ts';
+import { SEED, floorMs, observedBottleneck, verdictFor } from '../src/seed.ts';
+import { renderSeedTable } from '../src/seed-table.ts';
+import { MODELS } from '../src/models.ts';
 import { judgeRows, renderReport } from '../src/report.ts';
-import { renderCharts } from '../src/charts.ts';
+import { logTicks, renderCharts } from '../src/charts.ts';
 import { pointLatest, writeReport } from '../src/runner.ts';
 import type { Environment } from '../src/report.ts';
 import type { Row } from '../src/row.ts';
@@ -138,7 +140,8 @@ test('the observed bottleneck is read from the evidence', () => {
 test('scenarios: profiles resolve, smoke stays under 3 minutes for all models, unknown names are refused', () => {
   const file = readScenarioFile();
   const models = selectModels(file, '');
-  assert.equal(models.length, 6);
+  assert.deepEqual(models, file.models, 'every model scenarios.json lists is a known model, in its order');
+  for (const m of models) assert.ok(MODELS.some((spec) => spec.name === m), `${m} is in models.json`);
   const smoke = resolveProfile(file, 'smoke');
   const perModel = smoke.levels.reduce((s, l) => s + l.warmupS + l.durationS + 2 * 3, 0);
   assert.ok(perModel * models.length < 150, `smoke load time ${perModel * models.length}s leaves room for start-up in 3 minutes`);
@@ -158,7 +161,7 @@ test('the report has the per-model table with claims, verdicts and validity for 
   const md = renderReport(resolveProfile(readScenarioFile(), 'smoke'), ENV, rows, [{ file: 'latency.svg', title: 'Latency', svg: '' }]);
   assert.match(md, /Limits clamped:.*4 CPUs.*2 cores.*\*\*2 CPUs\*\*/);
   const tableRows = md.split('\n').filter((l) => l.startsWith('| eventloop') || l.startsWith('| prefork'));
-  assert.equal(tableRows.length, 4, 'two models in the summary and in every-level tables');
+  assert.equal(tableRows.length, 6, "two models in the seed's table, the summary and the every-level tables");
   for (const line of tableRows) assert.match(line, /\| (valid|\*\*invalid\*\*: .+) \|$/);
   assert.match(md, /\| eventloop \| 50 \| 168 \(200\) \| 68\.3 \/ 121 \/ 531 \| 0 \/ 0 \| 61 MB \|/);
   assert.match(md, /event loop: ~50 MB, handles all 5K; bottleneck: \(blocking syscalls\)/);
@@ -195,4 +198,57 @@ test('charts render to SVG files and the report links them; results/latest point
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('the seed claims come from models.json, goroutines and mn included; the floor from the DB delay the model reported', () => {
+  assert.equal(SEED.goroutines?.at5k, 'handles all 5K');
+  assert.equal(SEED.mn?.memory, SEED.goroutines?.memory, 'M:N in Node is held to the goroutine claim');
+  assert.deepEqual(Object.keys(SEED), MODELS.map((m) => m.name));
+  assert.equal(floorMs(undefined), 50, '50 ms only as the fallback');
+  const slowDb = rowFrom('closed50', 'eventloop', (r) => { r.dbDelayMs = 20; });
+  assert.equal(floorMs(slowDb), 20);
+  assert.equal(floorMs(rowFrom('closed50'), { containers: { eventloop: { db: { delayMs: 30 } } } }), 30);
+  // At a 20 ms floor, a 68 ms median is far above the floor: the event loop does not "handle" it.
+  assert.notEqual(verdictFor(slowDb).verdict, 'confirmed');
+  const capped = verdictFor(rowFrom('closed50', 'prefork', (r) => { r.dbDelayMs = 100; }));
+  assert.match(capped.figure, /below the cap's 1000\/s/, 'the cap rate is pool / DB delay');
+});
+
+test("the seed's table: the top level per model with server-side connections, memory over idle, DB budget and wasted queries; old rows render n/a", () => {
+  const newer = rowFrom('closed50', 'goroutines' as ModelName, (r) => {
+    Object.assign(r.level, { connections: 5000, holdConnections: 4950 });
+    Object.assign(r.resources, { serverConnectionsPeak: 4987, baselineMemoryBytes: 20e6, memoryOverBaselineBytes: 41e6, memoryPerConnectionBytes: 8200 });
+    r.wastedQueries = 3;
+    r.neededInFlight = 9.9;
+  });
+  const proxied = rowFrom('closed50', 'goroutines' as ModelName, (r) => {
+    r.level = { ...r.level, target: 'proxy', name: '50vus-proxy' };
+    Object.assign(r.resources, { proxyConnectionsPeak: 4990 });
+  });
+  const lines = renderSeedTable(judgeRows([rowFrom('closed50'), newer, proxied], ENV));
+  assert.match(lines[0]!, /not 5,000/, 'an old row at 50 connections is not the seed level');
+  const goroutines = lines.filter((l) => l.startsWith('| goroutines: goroutines (Go net/http'));
+  assert.equal(goroutines.length, 2, 'direct and through nginx');
+  assert.match(goroutines[0]!, /\| direct \| 5,000 held by k6, 4,987 server-side \| 61 MB \(over idle 41 MB, per connection 8\.2 KB\) \| differs \(0\.6x the claim\) \|/, "61 MB is well under the claimed ~100 MB");
+  assert.match(goroutines[0]!, /\/ 3 \| pool 100, in flight peak 12, needed 10 \(200\/s x 50 ms\)/);
+  assert.match(goroutines[1]!, /\| via nginx \| 50 held by k6, server-side n\/a, 4,990 at nginx \|/);
+  const old = lines.find((l) => l.startsWith('| eventloop: event loop (one thread) |'))!;
+  assert.match(old, /61 MB \(over idle and per connection: not recorded\)/);
+  assert.match(old, /needed 10 \(200\/s x 50 ms\)/, "without the runner's figure: Little's law on the offered rate");
+  assert.match(old, /confirmed \(1\.2x the claim\)/);
+  const env = { ...ENV, profileChoice: { name: 'small', why: 'the host has 2 cores' }, cpusets: { eventloop: '1', k6: '0' }, workTreeClean: true };
+  const md = renderReport(resolveProfile(readScenarioFile(), 'smoke'), env, judgeRows([rowFrom('closed50')], env), []);
+  assert.match(md, /- Profile: `small`, chosen because the host has 2 cores/);
+  assert.match(md, /cpusets \(read back from the cgroups\): eventloop 1, k6 0/);
+  assert.match(md, /Working tree: clean/);
+});
+
+test('charts: log latency ticks at 50/100/200/500/1000 ms, the floor drawn and labelled, a legend per percentile', async () => {
+  assert.deepEqual(logTicks(25, 1000), [10, 20, 50, 100, 200, 500, 1000]);
+  const charts = await renderCharts(judgeRows([rowFrom('closed50'), rowFrom('closed50', 'eventloop', (r) => { r.level = { ...r.level, vus: 300, name: '300vus' }; })], ENV));
+  const latency = charts.find((c) => c.file === 'latency.svg')!.svg;
+  for (const tick of ['50', '100', '200', '500']) assert.match(latency, new RegExp(`>${tick}</text>`), `tick ${tick} ms`);
+  assert.match(latency, /floor 50 ms/);
+  for (const p of ['p50', 'p90', 'p99']) assert.match(latency, new RegExp(`>${p}</text>`), `legend entry ${p}`);
+  assert.match(charts.find((c) => c.file === 'memory.svg')!.svg, /memory \(MB, log scale\)/);
 });
