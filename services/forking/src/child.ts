@@ -2,7 +2,7 @@
 // connection (CGI-style: opened for this child, closed before it exits), then exits.
 import { Socket } from 'node:net';
 import {
-  PoolStore, RemoteStats, createLogger, createRoutes, identify, serveHandedConnection, toChannel,
+  RemoteStats, createLogger, createRoutes, identify, openPoolStore, serveHandedConnection, toChannel,
   type HandedConnection, type ServiceConfig,
 } from '@models/common/unit';
 import type { ParentMessage } from './messages.ts';
@@ -33,7 +33,7 @@ process.send?.({ t: 'ready' });
 
 function serve(config: ServiceConfig, socket: Socket): void {
   const log = createLogger(config.logLevel, MODEL);
-  const store = new PoolStore(config.db, config.dbDelayMs, MODEL, (err) => log.warn({ err }, 'idle database client failed'));
+  const store = openPoolStore(config, MODEL, log);
   const app = createRoutes({ identity: identify(MODEL), store, stats: new RemoteStats(toChannel(process)), log });
   connection = serveHandedConnection(app, config, socket);
   if (drainAsked) connection.drain();

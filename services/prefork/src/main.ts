@@ -7,7 +7,7 @@
 import { createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import {
-  PoolStore, Recorder, createLogger, errorReply, identify, onShutdownSignal, runService, writeRawReply,
+  Recorder, createLogger, openPoolStore, errorReply, identify, onShutdownSignal, runService, writeRawReply,
 } from '@models/common';
 import { IdleDispatcher } from './dispatcher.ts';
 import { loadPreforkSettings } from './settings.ts';
@@ -19,8 +19,7 @@ runService(async () => {
   const identity = identify(model);
   // DB_POOL_MAX connections per worker (default 1: each worker in effect has its own
   // connection, like Apache+PHP persistent connections), all in one pool of the master.
-  const store = new PoolStore({ ...config.db, poolMax: poolSize * config.db.poolMax }, config.dbDelayMs, model,
-    (err) => log.warn({ err }, 'idle database client failed'));
+  const store = openPoolStore(config, model, log, poolSize * config.db.poolMax);
   let rejected = 0;
   const turnAway = (socket: Socket, error: string, why: string) => {
     socket.resume(); // read what the client sent, so that closing is a FIN, not a reset that could lose the reply
@@ -38,7 +37,7 @@ runService(async () => {
     unitKind: 'process', unitsAlive: workers.alive, unitsStarted: workers.started, unitsLimit: poolSize,
     pids: [process.pid, ...workers.pids()],
     // pools = POOL_SIZE: the master's pool is sized for every worker, dead or alive.
-    db: { poolMaxPerUnit: config.db.poolMax, pools: poolSize, pool: store.poolStats() },
+    db: { delayMs: config.dbDelayMs, poolMaxPerUnit: config.db.poolMax, pools: poolSize, pool: store.poolStats() },
     extra: { queued: dispatcher.queued, queueMax, idleWorkers: dispatcher.idleWorkers, busyWorkers: workers.busy, rejected503: rejected },
   }));
   const workers: WorkerPool = new WorkerPool({

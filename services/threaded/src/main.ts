@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
 import {
-  PoolStore, Recorder, UnitPerConnection, createBlockingLink, createLogger, identify, loadConfig, onShutdownSignal,
+  Recorder, UnitPerConnection, createBlockingLink, createLogger, identify, loadConfig, onShutdownSignal, openPoolStore,
   readInt, runService, serveBlockingCalls, serveStats, toChannel, unitEnv,
 } from '@models/common';
 import type { ThreadData } from './thread.ts';
@@ -23,7 +23,7 @@ runService(async () => {
   const resourceLimits = readIsolateLimits();
   const env = unitEnv(MODEL);
   const log = createLogger(config.logLevel, MODEL);
-  const store = new PoolStore(config.db, config.dbDelayMs, MODEL, (err) => log.warn({ err }, 'idle database client failed'));
+  const store = openPoolStore(config, MODEL, log);
 
   const threads: UnitPerConnection = new UnitPerConnection({
     limit: maxThreads === 0 ? null : maxThreads, queueMax, identity: identify(MODEL),
@@ -45,7 +45,7 @@ runService(async () => {
   });
   const recorder: Recorder = new Recorder(MODEL, () => ({
     unitKind: 'thread', unitsAlive: threads.alive, unitsStarted: threads.started, unitsLimit: maxThreads === 0 ? null : maxThreads,
-    pids: [process.pid], db: { poolMaxPerUnit: config.db.poolMax, pools: 1, pool: store.poolStats() },
+    pids: [process.pid], db: { delayMs: config.dbDelayMs, poolMaxPerUnit: config.db.poolMax, pools: 1, pool: store.poolStats() },
     extra: { queued: threads.queued, queueMax, rejected503: threads.rejected, resourceLimits },
   }));
 

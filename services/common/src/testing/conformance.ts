@@ -3,7 +3,10 @@
 // Each model's own fidelity test (is it really that model?) lives beside the model.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import type { Evidence } from '../stats.ts';
 import { startTestDatabase, type TestDatabase } from './postgres.ts';
 import { startService, type RunningService } from './service.ts';
@@ -191,6 +194,168 @@ export function conformanceSuite(models: readonly ModelUnderTest[]): void {
           await slow.stop('SIGKILL');
         }
       });
+
+      httpEdgeCases(model, () => svc);
+      abortedRequests(model, () => svc);
+      clientSafeOutageBodies(model, env);
+      signalDuringStartUp(model, env);
     });
   }
+}
+
+/** Sends raw bytes, then half-closes (shutdown(SHUT_WR)) and returns all the server sent before it closed. */
+function halfClosedRequest(url: string, payload: string, timeoutMs = 10_000): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port: Number(port), host: hostname, allowHalfOpen: true }, () => socket.end(payload));
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.on('error', reject);
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error('half-closed request timed out')));
+  });
+}
+
+function assertRawJsonError(raw: string, status: number, model: string): void {
+  assert.match(raw, new RegExp(`^HTTP/1\\.1 ${status} `), raw);
+  assert.match(raw, /\r\ncontent-type: application\/json/i, raw);
+  assert.match(raw, new RegExp(`\r\nx-model: ${model}\r\n`, 'i'), raw);
+  assert.match(raw, new RegExp(`"statusCode":${status}`), raw);
+}
+
+/** Issue 14 ("the same HTTP behaviour") and issue 18 item 8, on raw sockets. */
+function httpEdgeCases(model: ModelUnderTest, svc: () => RunningService): void {
+  test('an HTTP/1.1 request without Host gets 400 JSON, not node\'s bare reply', async () => {
+    assertRawJsonError(await rawRequest(svc().url, 'GET /db?id=5 HTTP/1.1\r\n\r\n'), 400, model.name);
+    assert.equal((await get(`${svc().url}/db?id=7`)).status, 200);
+  });
+
+  test('an absolute-form target is routed like origin-form', async () => {
+    const raw = await rawRequest(svc().url, `GET ${svc().url}/db?id=5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.match(raw, /^HTTP\/1\.1 200 /, raw);
+    assert.match(raw, /\{"id":5,"randomNumber":\d+\}$/, raw);
+  });
+
+  test('a complete request followed by a half-close (SHUT_WR) is answered', async () => {
+    const raw = await halfClosedRequest(svc().url, 'GET /db?id=5 HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.match(raw, /^HTTP\/1\.1 200 /, raw);
+    assert.match(raw, /\{"id":5,"randomNumber":\d+\}$/, raw);
+  });
+}
+
+/** The value of one http_requests_total series (route="/db"), 0 when absent. */
+function requestsCounted(metrics: string, status: string): number {
+  const line = metrics.split('\n').find((l) => l.startsWith('http_requests_total{') && l.includes('route="/db"') && l.includes(`status="${status}"`));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+/** Issue 18 item 4: a request whose client reset before the answer is not a 200. */
+function abortedRequests(model: ModelUnderTest, svc: () => RunningService): void {
+  test('requests reset mid-query are counted status="aborted", never "200"', { timeout: 60_000 }, async () => {
+    const before = (await get(`${svc().url}/metrics`)).body;
+    const { hostname, port } = new URL(svc().url);
+    await Promise.all(Array.from({ length: 3 }, () => new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => {
+        socket.write('GET /db?id=9 HTTP/1.1\r\nHost: x\r\n\r\n');
+        setTimeout(() => socket.resetAndDestroy(), 20); // mid-query: the query waits 50 ms
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    })));
+    // Until every unit has seen its client go (a blocking unit only after its query).
+    // (The /model request that asks is itself in flight.)
+    await waitFor('no other request in flight', async () => ((await get(`${svc().url}/model`)).json<Evidence>().inFlight.now <= 1 ? true : undefined), 10_000);
+    const after = (await get(`${svc().url}/metrics`)).body;
+    assert.equal(requestsCounted(after, '200'), requestsCounted(before, '200'), 'no reset request was counted as a 200');
+    const aborted = requestsCounted(after, 'aborted') - requestsCounted(before, 'aborted');
+    // A connection reset while it still waited for a unit never became a request: at least one did.
+    assert.ok(aborted >= 1 && aborted <= 3, `${aborted} requests counted as aborted\n${after}`);
+  });
+}
+
+/** Issue 18 item 5: what a client may know of an outage; the driver's words only in the log. */
+function clientSafeOutageBodies(model: ModelUnderTest, env: () => Record<string, string>): void {
+  const outages: [what: string, settings: Record<string, string>, detail: RegExp][] = [
+    ['refused (127.0.0.1:1)', { DB_HOST: '127.0.0.1', DB_PORT: '1' }, /ECONNREFUSED/],
+    ['unknown host', { DB_HOST: 'no-such-host.invalid' }, /ENOTFOUND|EAI_AGAIN/],
+  ];
+  for (const [what, settings, detail] of outages) {
+    test(`database ${what}: the 503 body names no address or driver error, the log does`, { timeout: 60_000 }, async () => {
+      const down = await startService(model.entry, { ...env(), ...settings, DB_CONNECTION_TIMEOUT_MS: '2000' });
+      try {
+        const res = await get(`${down.url}/db?id=1`);
+        assertJsonError(res, 503, model.name);
+        assert.doesNotMatch(res.body, /ECONN|ENOTFOUND|EAI_|getaddrinfo|connect |127\.0\.0\.1|no-such-host/, res.body);
+        assert.equal(res.json<{ error: string }>().error, 'database_unavailable');
+        await waitFor('the detail in the log', () => Promise.resolve(detail.test(down.output()) ? true : undefined), 5_000);
+      } finally {
+        await down.stop('SIGKILL');
+      }
+    });
+  }
+}
+
+/** The child processes of a pid (prefork's workers, forking's children). */
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Issue 18 item 3: SIGTERM at any moment of start-up ends the process within SHUTDOWN_TIMEOUT_MS. */
+function signalDuringStartUp(model: ModelUnderTest, env: () => Record<string, string>): void {
+  const SHUTDOWN_TIMEOUT_MS = 5_000;
+  const spawnModel = () => {
+    const child = spawn(process.execPath, [model.entry], {
+      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env(), SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => { output += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { output += c.toString(); });
+    const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null, at: performance.now() }));
+    return { child, exited, output: () => output };
+  };
+
+  test('SIGTERM 300 ms after spawn: the process is gone within SHUTDOWN_TIMEOUT_MS', { timeout: 60_000 }, async () => {
+    const run = spawnModel();
+    await new Promise((r) => setTimeout(r, 300));
+    const sentAt = performance.now();
+    run.child.kill('SIGTERM');
+    const exit = await run.exited;
+    assert.ok(exit.at - sentAt < SHUTDOWN_TIMEOUT_MS, `exited ${(exit.at - sentAt).toFixed(0)} ms after SIGTERM\n${run.output()}`);
+    // 0 from our handler; killed by the signal itself only if it came before node had loaded
+    // the service's code (a PID 1 would ignore that one: see shutdown.ts).
+    assert.ok(exit.code === 0 || (exit.code === null && exit.signal === 'SIGTERM'), `${JSON.stringify(exit)}\n${run.output()}`);
+  });
+
+  // Models whose supervisor starts processes before it listens (prefork's workers).
+  if (model.env?.POOL_SIZE === undefined) return;
+  test('SIGTERM while the supervisor starts its units: it stops starting them, exits 0, and they go too', { timeout: 60_000 }, async () => {
+    const run = spawnModel();
+    const pid = run.child.pid!;
+    const units = await waitFor('a unit being started', () => {
+      const pids = childPids(pid);
+      return Promise.resolve(pids.length > 0 ? pids : undefined);
+    }, 30_000, 5);
+    assert.doesNotMatch(run.output(), /"msg":"listening"/, 'still starting when the signal is sent');
+    const sentAt = performance.now();
+    run.child.kill('SIGTERM');
+    const exit = await run.exited;
+    assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, run.output());
+    assert.ok(exit.at - sentAt < SHUTDOWN_TIMEOUT_MS, `exited ${(exit.at - sentAt).toFixed(0)} ms after SIGTERM`);
+    assert.doesNotMatch(run.output(), /"msg":"listening"/, 'it never started serving');
+    await waitFor('every unit it had started to exit', () => Promise.resolve(units.every((p) => !isAlive(p)) ? true : undefined), SHUTDOWN_TIMEOUT_MS, 50);
+  });
 }
