@@ -295,6 +295,17 @@ function clientSafeOutageBodies(model: ModelUnderTest, env: () => Record<string,
   }
 }
 
+/**
+ * The accept-queue length of the socket listening on a local TCP port, as the kernel holds
+ * it (ss's Send-Q for a listener: listen(2)'s backlog, capped at net.core.somaxconn).
+ */
+export function listenBacklogOf(port: number): number {
+  const run = spawnSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' });
+  const fields = run.stdout.trim().split('\n')[0]?.trim().split(/\s+/) ?? [];
+  assert.equal(fields[0], 'LISTEN', `ss found no listener on port ${port}: ${run.stdout}${run.stderr}`);
+  return Number(fields[2]);
+}
+
 /** The child processes of a pid (prefork's workers, forking's children). */
 function childPids(pid: number): number[] {
   try {
