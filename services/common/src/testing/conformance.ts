@@ -7,7 +7,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { Evidence } from '../stats.ts';
 import { startTestDatabase, type TestDatabase } from './postgres.ts';
 import { startService, type RunningService } from './service.ts';
@@ -325,19 +324,16 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** The preload an image's command line gives node (see signals-at-start.ts). */
-const SIGNALS_AT_START = fileURLToPath(new URL('../signals-at-start.ts', import.meta.url));
-
 /** Can this host run a process as PID 1 of its own PID namespace (as in a container)? */
 const PID_NAMESPACES = spawnSync('unshare', ['-Urpf', '--mount-proc', 'true'], { timeout: 10_000 }).status === 0;
 
 /** Issue 18 item 3: SIGTERM at any moment of start-up ends the process within SHUTDOWN_TIMEOUT_MS. */
 function signalDuringStartUp(model: ModelUnderTest, env: () => Record<string, string>): void {
   const SHUTDOWN_TIMEOUT_MS = 5_000;
-  // As in its container: node is PID 1 (which ignores a signal it has no handler for), with the preload.
-  const spawnModel = () => {
-    const node = [process.execPath, '--import', SIGNALS_AT_START, model.entry];
-    const [command, ...args] = PID_NAMESPACES ? ['unshare', '-Urpf', '--mount-proc', ...node] : node;
+  // asPid1: as in its container without an init, node is PID 1, which ignores a signal it has no handler for.
+  const spawnModel = (asPid1: boolean) => {
+    const node = [process.execPath, model.entry];
+    const [command, ...args] = asPid1 ? ['unshare', '-Urpf', '--mount-proc', ...node] : node;
     const child = spawn(command!, args, {
       env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env(), SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS) },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -347,39 +343,48 @@ function signalDuringStartUp(model: ModelUnderTest, env: () => Record<string, st
     child.stderr.on('data', (c: Buffer) => { output += c.toString(); });
     const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null, at: performance.now() }));
     // The node process: unshare's only child in the namespace case.
-    const nodePid = async () => PID_NAMESPACES
+    const nodePid = async () => asPid1
       ? (await waitFor('node inside the PID namespace', () => Promise.resolve(childPids(child.pid!)[0]), 10_000, 5))
       : child.pid!;
-    return { exited, nodePid, output: () => output };
+    /** Sends SIGTERM; the exit, or a failure (and SIGKILL) when it outlives SHUTDOWN_TIMEOUT_MS. */
+    const terminate = async (pid: number) => {
+      const sentAt = performance.now();
+      process.kill(pid, 'SIGTERM');
+      const exit = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), SHUTDOWN_TIMEOUT_MS + 1_000))]);
+      if (exit === undefined || exit.at - sentAt >= SHUTDOWN_TIMEOUT_MS) {
+        process.kill(pid, 'SIGKILL');
+        assert.fail(`still running ${SHUTDOWN_TIMEOUT_MS} ms after SIGTERM\n${output}`);
+      }
+      return exit;
+    };
+    return { terminate, nodePid, output: () => output };
   };
 
-  test(`SIGTERM 300 ms after spawn${PID_NAMESPACES ? ' (node as PID 1)' : ''}: exits 0 within SHUTDOWN_TIMEOUT_MS`, { timeout: 60_000 }, async () => {
-    const run = spawnModel();
+  // Not as PID 1: while node itself boots and loads the service's modules (0.3-1.5 s on a busy
+  // 2-core host) no JavaScript handler can exist yet, so in a container only an init process
+  // (compose `init: true`) makes a signal at that moment count; with one, the default action
+  // ends node then. After that, runService's handler does: exit 0.
+  test('SIGTERM 300 ms after spawn: the process is gone within SHUTDOWN_TIMEOUT_MS', { timeout: 60_000 }, async () => {
+    const run = spawnModel(false);
     const pid = await run.nodePid();
     await new Promise((r) => setTimeout(r, 300));
-    const sentAt = performance.now();
-    process.kill(pid, 'SIGTERM');
-    const exit = await Promise.race([run.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), SHUTDOWN_TIMEOUT_MS + 1_000))]);
-    if (exit === undefined) process.kill(pid, 'SIGKILL');
-    assert.ok(exit !== undefined && exit.at - sentAt < SHUTDOWN_TIMEOUT_MS, `still running ${SHUTDOWN_TIMEOUT_MS} ms after SIGTERM\n${run.output()}`);
-    assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, run.output());
+    const exit = await run.terminate(pid);
+    // 0 from our handler; killed by the signal itself only if it came before node had loaded the service's code.
+    assert.ok(exit.code === 0 || (exit.code === null && exit.signal === 'SIGTERM'), `${JSON.stringify(exit)}\n${run.output()}`);
   });
 
   // Models whose supervisor starts processes before it listens (prefork's workers).
   if (model.env?.POOL_SIZE === undefined) return;
-  test('SIGTERM while the supervisor starts its units: it stops starting them, exits 0, and they go too', { timeout: 60_000 }, async () => {
-    const run = spawnModel();
+  test(`SIGTERM while the supervisor starts its units${PID_NAMESPACES ? ' (node as PID 1)' : ''}: it stops starting them, exits 0, and they go too`, { timeout: 60_000 }, async () => {
+    const run = spawnModel(PID_NAMESPACES);
     const pid = await run.nodePid();
     const units = await waitFor('a unit being started', () => {
       const pids = childPids(pid);
       return Promise.resolve(pids.length > 0 ? pids : undefined);
     }, 30_000, 5);
     assert.doesNotMatch(run.output(), /"msg":"listening"/, 'still starting when the signal is sent');
-    const sentAt = performance.now();
-    process.kill(pid, 'SIGTERM');
-    const exit = await run.exited;
+    const exit = await run.terminate(pid);
     assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, run.output());
-    assert.ok(exit.at - sentAt < SHUTDOWN_TIMEOUT_MS, `exited ${(exit.at - sentAt).toFixed(0)} ms after SIGTERM`);
     assert.doesNotMatch(run.output(), /"msg":"listening"/, 'it never started serving');
     await waitFor('every unit it had started to exit', () => Promise.resolve(units.every((p) => !isAlive(p)) ? true : undefined), SHUTDOWN_TIMEOUT_MS, 50);
   });
