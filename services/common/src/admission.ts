@@ -9,6 +9,7 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import { errorReply } from './reply.ts';
 import { writeRawReply } from './http-common.ts';
 import type { Identity } from './identity.ts';
+import { listenOptions, type ServiceConfig } from './config.ts';
 
 export interface AdmissionOptions {
   /** Connections that may wait for a unit; beyond: 503. */
@@ -88,9 +89,9 @@ export class Admission {
   }
 }
 
-/** Starts the entry file's accepting server. */
-export async function listen(server: Server, where: { host: string; port: number }): Promise<AddressInfo> {
-  server.listen({ host: where.host, port: where.port });
+/** Starts the entry file's accepting server, with the configured listen backlog (LISTEN_BACKLOG). */
+export async function listen(server: Server, config: ServiceConfig): Promise<AddressInfo> {
+  server.listen(listenOptions(config));
   await once(server, 'listening');
   return server.address() as AddressInfo;
 }

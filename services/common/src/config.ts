@@ -76,6 +76,8 @@ export interface ServiceConfig {
   headersTimeoutMs: number;
   /** Time allowed for a whole request to arrive. */
   requestTimeoutMs: number;
+  /** Accept queue of the listening socket: listen(2)'s backlog (the kernel caps it at net.core.somaxconn). */
+  listenBacklog: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -118,5 +120,12 @@ export function loadConfig(env: Env, defaults: ConfigDefaults = {}): ServiceConf
     keepAliveTimeoutMs: readInt(env, 'KEEP_ALIVE_TIMEOUT_MS', { default: defaults.keepAliveTimeoutMs ?? 5_000, min: 1, max: 3_600_000 }),
     headersTimeoutMs,
     requestTimeoutMs,
+    // Node's default 511 overflows when thousands of clients connect at once (SYN flood warnings, timeouts).
+    listenBacklog: readInt(env, 'LISTEN_BACKLOG', { default: 8_192, min: 1, max: 1_048_576 }),
   };
+}
+
+/** What every model's listening socket is given: where, and the accept queue's length. */
+export function listenOptions(config: ServiceConfig): { host: string; port: number; backlog: number } {
+  return { host: config.host, port: config.port, backlog: config.listenBacklog };
 }

@@ -1,6 +1,7 @@
 // The one query every model runs, and the pool it runs on.
 import pg from 'pg';
-import type { DbConfig } from './config.ts';
+import type { Logger } from 'pino';
+import type { DbConfig, ServiceConfig } from './config.ts';
 
 /**
  * One statement that fetches a row AND spends the delay inside Postgres, so the
@@ -125,4 +126,12 @@ export class PoolStore implements WorldStore {
   async close(): Promise<void> {
     if (!this.pool.ended) await this.pool.end();
   }
+}
+
+/**
+ * The model's async pool, named after the model in pg_stat_activity. `poolMax` overrides
+ * DB_POOL_MAX where one pool serves several units (prefork's master pools for every worker).
+ */
+export function openPoolStore(config: ServiceConfig, model: string, log: Logger, poolMax = config.db.poolMax): PoolStore {
+  return new PoolStore({ ...config.db, poolMax }, config.dbDelayMs, model, (err) => log.warn({ err }, 'idle database client failed'));
 }

@@ -3,8 +3,7 @@
 import Fastify, { LogController, type FastifyReply } from 'fastify';
 import type { ServiceConfig } from './config.ts';
 import { ALLOWED_METHODS, unmatched, type Query, type ServiceApp } from './routes.ts';
-import { createServer } from 'node:http';
-import { answerClientError, instrument, serverTimeouts } from './http-common.ts';
+import { answerClientError, createNodeServer, serverTimeouts } from './http-common.ts';
 import { errorReply, type Reply } from './reply.ts';
 
 function send(reply: FastifyReply, r: Reply): FastifyReply {
@@ -23,7 +22,7 @@ export async function createFastify(app: ServiceApp, config: ServiceConfig) {
     requestTimeout: timeouts.requestTimeout,
     connectionTimeout: 0,
     // Our own server, so the instrumented listener sees every response fastify writes.
-    serverFactory: (handler) => createServer(timeouts, instrument(app, handler)),
+    serverFactory: (handler) => createNodeServer(app, config, handler),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     clientErrorHandler: (err, socket) => answerClientError(app.identity, err, socket),

@@ -1,16 +1,11 @@
 // The node:http adapter: for units that must start fast or stay small (a thread or
 // process per connection, prefork workers). Same routes, errors and headers as fastify.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { ServiceConfig } from './config.ts';
 import { ALLOWED_METHODS, unmatched, type ServiceApp } from './routes.ts';
-import { answerClientError, instrument, pathOf, serverTimeouts } from './http-common.ts';
+import { answerClientError, createNodeServer, pathOf, sendReply } from './http-common.ts';
 import { errorReply, type Reply } from './reply.ts';
-
-function send(res: ServerResponse, reply: Reply, head: boolean): void {
-  res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.body), ...reply.headers });
-  res.end(head ? undefined : reply.body);
-}
 
 async function route(app: ServiceApp, req: IncomingMessage, path: string, search: string): Promise<Reply> {
   const method = req.method ?? 'GET';
@@ -20,18 +15,18 @@ async function route(app: ServiceApp, req: IncomingMessage, path: string, search
 }
 
 export function createHttpServer(app: ServiceApp, config: ServiceConfig): Server {
-  const server = createServer({ ...serverTimeouts(config) }, instrument(app, (req, res) => {
+  const server = createNodeServer(app, config, (req, res) => {
     const target = req.url ?? '/';
     const path = pathOf(target);
     const search = target.slice(path.length + 1);
     route(app, req, path, search).then(
-      (reply) => send(res, reply, req.method === 'HEAD'),
+      (reply) => sendReply(res, reply, req.method === 'HEAD'),
       (err: unknown) => {
         app.log.error({ err }, 'unhandled route error');
-        send(res, errorReply(500, 'internal_error', 'the request failed; see the service log'), false);
+        sendReply(res, errorReply(500, 'internal_error', 'the request failed; see the service log'), false);
       },
     );
-  }));
+  });
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   server.on('clientError', (err, socket) => answerClientError(app.identity, err, socket));
   return server;

@@ -41,15 +41,36 @@ export function parseWorldId(raw: string | string[] | undefined, random: () => n
   return id;
 }
 
-function failure(err: unknown, log: Logger): Reply {
+/** What a client may know of an outage; the driver's words (addresses, host names) go to the log only. */
+export const DATABASE_UNAVAILABLE_MESSAGE = 'the database is unavailable; retry later';
+
+/** Logs at most one outage detail per second: under overload every request may fail alike. */
+function outageLogger(log: Logger): (err: DatabaseUnavailableError) => void {
+  let lastAt = -Infinity;
+  let omitted = 0;
+  return (err) => {
+    const now = performance.now();
+    if (now - lastAt < 1_000) {
+      omitted += 1;
+      return;
+    }
+    log.warn({ err, similarOmitted: omitted }, 'database unavailable: answered 503');
+    lastAt = now;
+    omitted = 0;
+  };
+}
+
+function failure(err: unknown, log: Logger, logOutage: (err: DatabaseUnavailableError) => void): Reply {
   if (err instanceof DatabaseUnavailableError) {
-    return errorReply(503, 'database_unavailable', err.message, { 'retry-after': '1' });
+    logOutage(err);
+    return errorReply(503, 'database_unavailable', DATABASE_UNAVAILABLE_MESSAGE, { 'retry-after': '1' });
   }
   log.error({ err }, 'request failed');
   return errorReply(500, 'internal_error', 'the request failed; see the service log');
 }
 
 export function createRoutes({ identity, store, stats, log }: AppParts): ServiceApp {
+  const logOutage = outageLogger(log);
   const list: Route[] = [
     {
       path: '/db',
@@ -60,7 +81,7 @@ export function createRoutes({ identity, store, stats, log }: AppParts): Service
           const world = await store.findWorld(id);
           return world ? jsonReply(200, world) : errorReply(404, 'not_found', `no world with id ${id}`);
         } catch (err) {
-          return failure(err, log);
+          return failure(err, log, logOutage);
         }
       },
     },
@@ -72,7 +93,7 @@ export function createRoutes({ identity, store, stats, log }: AppParts): Service
           await store.ping();
           return jsonReply(200, { status: 'ready' });
         } catch (err) {
-          return failure(err, log);
+          return failure(err, log, logOutage);
         }
       },
     },

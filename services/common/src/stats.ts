@@ -8,7 +8,8 @@ import type { PoolStats } from './db.ts';
 
 export interface RequestRecord {
   route: string;
-  status: number;
+  /** The status sent, or 'aborted' when the client went away before the response was sent. */
+  status: number | 'aborted';
   seconds: number;
 }
 
@@ -24,8 +25,11 @@ export interface ModelDescription {
   unitsLimit: number | null;
   /** Every process of the service, for summing resident memory. */
   pids: readonly number[];
-  /** Connection pools: per unit configuration and what the supervisor can see. */
-  db: { poolMaxPerUnit: number; pools: number; pool?: PoolStats };
+  /**
+   * Connection pools: per unit configuration and what the supervisor can see, and the time
+   * each /db query waits inside Postgres (DB_DELAY_MS), so a reader needs no other source for it.
+   */
+  db: { delayMs: number; poolMaxPerUnit: number; pools: number; pool?: PoolStats };
   /** Anything else that proves the model (queue lengths, dispatcher state...). */
   extra?: Record<string, unknown>;
 }
@@ -75,7 +79,7 @@ export class Recorder implements Stats {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ model });
     collectDefaultMetrics({ register: this.registry });
-    this.#requests = new Counter({ name: 'http_requests_total', help: 'Requests answered, by route and status.', labelNames: ['route', 'status'], registers });
+    this.#requests = new Counter({ name: 'http_requests_total', help: 'Requests by route and status; status="aborted": the client went away before the response was sent.', labelNames: ['route', 'status'], registers });
     this.#latency = new Histogram({ name: 'http_request_duration_seconds', help: 'Time from request to response end.', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers });
     this.#inFlightGauge = new Gauge({ name: 'http_requests_in_flight', help: 'Requests being served now, across all units.', registers });
     this.#inFlightMaxGauge = new Gauge({ name: 'http_requests_in_flight_max', help: 'Most requests ever in flight at once since start.', registers });
@@ -127,7 +131,8 @@ export class Recorder implements Stats {
     this.#total += 1;
     this.#inFlightGauge.set(this.#inFlight);
     this.#requests.inc({ route: record.route, status: String(record.status) });
-    this.#latency.observe({ route: record.route }, record.seconds);
+    // An aborted request has no response end: its time is the client's patience, not the model's latency.
+    if (record.status !== 'aborted') this.#latency.observe({ route: record.route }, record.seconds);
   }
 
   /** Forget the in-flight requests of a unit that died mid-request. */

@@ -9,7 +9,7 @@ export * from './routes.ts';
 export * from './channel.ts';
 export * from './logger.ts';
 export * from './shutdown.ts';
-export * from './main.ts';
+export * from './run-service.ts';
 export * from './http-common.ts';
 export * from './node-http.ts';
 export * from './blocking.ts';

@@ -1,7 +1,7 @@
 // Configuration validation: every bad value is one line naming the variable, the value and the rule.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, loadConfig, readChoice, readInt } from '../src/config.ts';
+import { ConfigError, listenOptions, loadConfig, readChoice, readInt } from '../src/config.ts';
 
 const base = { DB_PASSWORD: 'x' };
 
@@ -10,6 +10,8 @@ test('defaults: explicit pool size and a connection timeout under 1 s', () => {
   assert.equal(config.db.poolMax, 10);
   assert.equal(config.db.connectionTimeoutMs, 750);
   assert.equal(config.dbDelayMs, 50);
+  assert.equal(config.listenBacklog, 8_192);
+  assert.deepEqual(listenOptions(loadConfig({ ...base, HOST: '127.0.0.1', PORT: '0', LISTEN_BACKLOG: '64' })), { host: '127.0.0.1', port: 0, backlog: 64 });
   assert.equal(loadConfig(base, { dbPoolMax: 100 }).db.poolMax, 100);
   assert.equal(loadConfig({ ...base, DB_POOL_MAX: '7' }, { dbPoolMax: 100 }).db.poolMax, 7);
 });
@@ -21,6 +23,8 @@ const rejections: [Record<string, string>, RegExp][] = [
   [{ ...base, DB_POOL_MAX: '0' }, /^DB_POOL_MAX="0" is invalid: expected an integer from 1 to 10000$/],
   [{ ...base, DB_POOL_MAX: '1.5' }, /^DB_POOL_MAX="1.5" is invalid/],
   [{ ...base, LOG_LEVEL: 'loud' }, /^LOG_LEVEL="loud" is invalid: expected one of fatal, error, warn, info, debug, trace, silent$/],
+  [{ ...base, LISTEN_BACKLOG: '0' }, /^LISTEN_BACKLOG="0" is invalid: expected an integer from 1 to 1048576$/],
+  [{ ...base, LISTEN_BACKLOG: 'many' }, /^LISTEN_BACKLOG="many" is invalid/],
   [{ ...base, DB_DELAY_MS: '6000' }, /^DB_DELAY_MS=6000 is invalid: it must be below DB_STATEMENT_TIMEOUT_MS \(5000\)$/],
   [{ ...base, HEADERS_TIMEOUT_MS: '40000' }, /^HEADERS_TIMEOUT_MS=40000 is invalid: it must not exceed REQUEST_TIMEOUT_MS/],
 ];

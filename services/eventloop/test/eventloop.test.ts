@@ -1,10 +1,11 @@
 // Is it really an event loop? 50 concurrent slow requests must all be in flight at
 // once, answered by one pid and one thread.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Evidence } from '@models/common';
-import { get, startService, startTestDatabase, type RunningService, type TestDatabase } from '@models/common/testing';
+import { get, listenBacklogOf, startService, startTestDatabase, type RunningService, type TestDatabase } from '@models/common/testing';
 
 const ENTRY = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 let db: TestDatabase;
@@ -38,4 +39,15 @@ test('50 concurrent requests are all in flight at once, in one pid and one threa
   assert.equal(evidence.units.alive, 1);
   assert.equal(evidence.memory.processes, 1);
   assert.equal(evidence.pid, evidence.supervisorPid);
+});
+
+test('LISTEN_BACKLOG is the listening socket\'s accept queue (default 8192, capped by net.core.somaxconn)', async () => {
+  const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+  assert.equal(listenBacklogOf(Number(new URL(svc.url).port)), Math.min(8_192, somaxconn));
+  const small = await startService(ENTRY, { ...db.env, LISTEN_BACKLOG: '123' });
+  try {
+    assert.equal(listenBacklogOf(Number(new URL(small.url).port)), 123);
+  } finally {
+    await small.stop('SIGKILL');
+  }
 });

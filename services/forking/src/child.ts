@@ -2,7 +2,7 @@
 // connection (CGI-style: opened for this child, closed before it exits), then exits.
 import { Socket } from 'node:net';
 import {
-  PoolStore, RemoteStats, createLogger, createRoutes, identify, serveHandedConnection, toChannel,
+  RemoteStats, createLogger, createRoutes, identify, openPoolStore, serveHandedConnection, toChannel,
   type HandedConnection,
 } from '@models/common/unit';
 import { MODEL, loadForkingSettings } from './settings.ts';
@@ -36,7 +36,7 @@ function serve(socket: Socket): void {
   // The same settings the parent read, from the environment it passed on.
   const { config } = loadForkingSettings(process.env);
   const log = createLogger(config.logLevel, MODEL);
-  const store = new OneAtATimeStore(new PoolStore(config.db, config.dbDelayMs, MODEL, (err) => log.warn({ err }, 'idle database client failed')));
+  const store = new OneAtATimeStore(openPoolStore(config, MODEL, log));
   const app = createRoutes({ identity: identify(MODEL), store, stats: new RemoteStats(toChannel(process)), log });
   connection = serveHandedConnection(app, config, socket);
   if (drainAsked) connection.drain();

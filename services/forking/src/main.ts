@@ -24,7 +24,7 @@ runService(async () => {
   const recorder: Recorder = new Recorder(MODEL, () => ({
     unitKind: 'process', unitsAlive: processes.alive, unitsStarted: processes.started, unitsLimit: maxProcs,
     pids: [process.pid, ...[...children].flatMap((child) => (child.pid === undefined ? [] : [child.pid]))],
-    db: { poolMaxPerUnit: config.db.poolMax, pools: children.size },
+    db: { delayMs: config.dbDelayMs, poolMaxPerUnit: config.db.poolMax, pools: children.size },
     extra: { queued: admission.queued, queueMax, rejected503: admission.rejected, unitsCrashed: processes.crashed, childFlags },
   }));
 

@@ -6,8 +6,8 @@
 import type { ListenOptions } from 'node:net';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import {
-  PoolStore, Recorder, RemoteStats, createFastify, createLogger, createRoutes, identify, loadConfig, onShutdownSignal,
-  readInt, runService, serveStats, toChannel, usableCores, whenExited, type StatsMessage,
+  Recorder, RemoteStats, createFastify, createLogger, createRoutes, identify, listenOptions, loadConfig, onShutdownSignal,
+  openPoolStore, readInt, runService, serveStats, toChannel, usableCores, whenExited, type StatsMessage,
 } from '@models/common';
 
 const MODEL = 'mn';
@@ -23,7 +23,7 @@ async function serveOneThread(): Promise<void> {
   const config = loadConfig(process.env, DEFAULTS);
   const log = createLogger(config.logLevel, MODEL);
   const supervisor = parentPort!;
-  const store = new PoolStore(config.db, config.dbDelayMs, MODEL, (err) => log.warn({ err }, 'idle database client failed'));
+  const store = openPoolStore(config, MODEL, log);
   const stats = new RemoteStats(toChannel(supervisor));
   const server = await createFastify(createRoutes({ identity: identify(MODEL), store, stats, log }), config);
   supervisor.on('message', (message: ThreadMessage) => {
@@ -31,7 +31,7 @@ async function serveOneThread(): Promise<void> {
     // fastify's close waits for in-flight requests; then the port is all that keeps the thread alive.
     void server.close().then(() => store.close()).finally(() => supervisor.close());
   });
-  const listenOn: ListenOptions = { host: config.host, port: (workerData as { port: number }).port, reusePort: true };
+  const listenOn: ListenOptions = { ...listenOptions(config), port: (workerData as { port: number }).port, reusePort: true };
   await server.listen(listenOn);
   supervisor.postMessage({ t: 'listening', address: server.server.address() as Address } satisfies ThreadMessage);
 }
@@ -47,7 +47,7 @@ async function supervise(): Promise<void> {
   let closing = false;
   const recorder = new Recorder(MODEL, () => ({
     unitKind: 'thread', unitsAlive: alive.size, unitsStarted: started, unitsLimit: threads, pids: [process.pid],
-    db: { poolMaxPerUnit: config.db.poolMax, pools: threads }, extra: { requestsServedByThread: servedByThread },
+    db: { delayMs: config.dbDelayMs, poolMaxPerUnit: config.db.poolMax, pools: threads }, extra: { requestsServedByThread: servedByThread },
   }));
 
   const startThread = (port: number) => new Promise<Address>((resolve, reject) => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { usableCores, type Evidence } from '@models/common';
-import { get, startService, startTestDatabase, waitFor, type RunningService, type TestDatabase } from '@models/common/testing';
+import { get, listenBacklogOf, startService, startTestDatabase, waitFor, type RunningService, type TestDatabase } from '@models/common/testing';
 
 const ENTRY = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const CRASH_FIXTURE = fileURLToPath(new URL('./fixtures/crash-first-thread.ts', import.meta.url));
@@ -110,4 +110,15 @@ test('a thread that dies is replaced on the same port, and its open requests are
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('LISTEN_BACKLOG reaches every thread\'s SO_REUSEPORT listener', async () => {
+  await withService({ THREADS: '2', DB_POOL_MAX: '2', LISTEN_BACKLOG: '123' }, (svc) => {
+    const run = spawnSync('ss', ['-ltnH', `sport = :${new URL(svc.url).port}`], { encoding: 'utf8' });
+    const listeners = run.stdout.trim().split('\n').map((line) => line.trim().split(/\s+/));
+    // One listening socket per thread (reusePort), each with the configured queue.
+    assert.deepEqual(listeners.map((fields) => [fields[0], fields[2]]), [['LISTEN', '123'], ['LISTEN', '123']], run.stdout);
+    assert.equal(listenBacklogOf(Number(new URL(svc.url).port)), 123);
+    return Promise.resolve();
+  });
 });

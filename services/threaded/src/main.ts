@@ -6,7 +6,7 @@
 // at the bound, connections wait in the main thread (QUEUE_MAX), beyond that they get 503.
 import { createServer } from 'node:net';
 import {
-  Admission, PoolStore, Recorder, UnitPerConnection, createLogger, identify, listen, onShutdownSignal, runService, unitEnv,
+  Admission, Recorder, UnitPerConnection, createLogger, identify, listen, onShutdownSignal, openPoolStore, runService, unitEnv,
 } from '@models/common';
 import { startConnectionThread } from './connection-thread.ts';
 import { MODEL, loadThreadedSettings } from './settings.ts';
@@ -14,7 +14,7 @@ import { MODEL, loadThreadedSettings } from './settings.ts';
 runService(async () => {
   const { config, maxThreads, queueMax, resourceLimits } = loadThreadedSettings(process.env);
   const log = createLogger(config.logLevel, MODEL);
-  const store = new PoolStore(config.db, config.dbDelayMs, MODEL, (err) => log.warn({ err }, 'idle database client failed'));
+  const store = openPoolStore(config, MODEL, log);
   const admission = new Admission({ queueMax, identity: identify(MODEL), overloaded: `all ${maxThreads} threads are busy and ${queueMax} connections are waiting` });
   const env = unitEnv(MODEL); // the threads read their settings from it, as this thread did
   const threads: UnitPerConnection = new UnitPerConnection({
@@ -22,7 +22,7 @@ runService(async () => {
   });
   const recorder: Recorder = new Recorder(MODEL, () => ({
     unitKind: 'thread', unitsAlive: threads.alive, unitsStarted: threads.started, unitsLimit: maxThreads,
-    pids: [process.pid], db: { poolMaxPerUnit: config.db.poolMax, pools: 1, pool: store.poolStats() },
+    pids: [process.pid], db: { delayMs: config.dbDelayMs, poolMaxPerUnit: config.db.poolMax, pools: 1, pool: store.poolStats() },
     extra: { queued: admission.queued, queueMax, rejected503: admission.rejected, unitsCrashed: threads.crashed, resourceLimits },
   }));
 
