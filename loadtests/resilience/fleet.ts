@@ -57,7 +57,7 @@ export async function statesOf(docker: Docker, containers: ServiceContainer[]): 
 }
 
 export function allContainers(fleet: Fleet): ServiceContainer[] {
-  return [fleet.db, ...Object.values(fleet.models), fleet.proxy];
+  return [fleet.db, ...Object.values(fleet.models).filter((c): c is ServiceContainer => c !== undefined), fleet.proxy];
 }
 
 /** Where the runner (on the compose network) reaches a model directly and through nginx. */

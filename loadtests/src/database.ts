@@ -13,6 +13,26 @@ export interface DatabaseSettings {
   database: string;
 }
 
+/**
+ * The runner reads pg_stat_statements and every session in pg_stat_activity: it connects as
+ * the database's admin (DB_ADMIN_USER / DB_ADMIN_PASSWORD, default user postgres), falling
+ * back to DB_USER / DB_PASSWORD where no admin is configured (the models' own role before
+ * they moved to an application role).
+ */
+export function adminSettings(env: NodeJS.ProcessEnv, defaultHost: string): DatabaseSettings {
+  const adminPassword = env.DB_ADMIN_PASSWORD;
+  const useAdmin = adminPassword !== undefined && adminPassword !== '';
+  const password = useAdmin ? adminPassword : env.DB_PASSWORD ?? env.POSTGRES_PASSWORD;
+  if (password === undefined || password === '') throw new Error('DB_ADMIN_PASSWORD or DB_PASSWORD (from .env) is required to read pg_stat_statements');
+  return {
+    host: env.DB_HOST ?? defaultHost,
+    port: Number(env.DB_PORT ?? 5432),
+    user: useAdmin ? env.DB_ADMIN_USER || 'postgres' : env.DB_USER ?? env.POSTGRES_USER ?? 'benchmarkdbuser',
+    password,
+    database: env.DB_NAME ?? env.POSTGRES_DB ?? 'hello_world',
+  };
+}
+
 export class Database {
   readonly #pool: pg.Pool;
 

@@ -3,6 +3,7 @@ import type { Chart } from './charts.ts';
 import type { Judged, Row } from './row.ts';
 import type { Profile } from './scenarios.ts';
 import { SEED, observedBottleneck, verdictFor } from './seed.ts';
+import { modelSpec } from './models.ts';
 import { judgeValidity } from './validity.ts';
 
 export interface Environment {
@@ -20,6 +21,20 @@ export interface Environment {
   gitCommit: string;
   k6Image: string;
   postgres: { version: string; maxConnections: number };
+  /** Written by the runner since the fresh-start/held-connections change (absent in older runs). */
+  profileChoice?: { name: string; why: string };
+  /** The arrival process of the closed and open levels, in words. */
+  arrivals?: string;
+  /** Which memory figure the rows carry (the one closest to what the container's limit charges). */
+  memoryDefinition?: string;
+  /** ISOLATE: cpusets claimed and read back per container; null: every container shares every core. */
+  cpusets?: { setting: string; why: string; claimed: { model: string; measurement: string } | null; read: Record<string, string> } | null;
+  composeVersion?: string | null;
+  /** `git status --porcelain` was empty when make load started; null: unknown. */
+  workTreeClean?: boolean | null;
+  hostBefore?: { loadAvg1: number | null; busyPercent: number | null };
+  /** Per model: the knobs compose passed (models.json env) and what /model reported. */
+  modelKnobs?: Record<string, { env: Record<string, string>; db: unknown; units: unknown }>;
 }
 
 export function judgeRows(rows: Row[], env: Pick<Environment, 'host' | 'modelCpus'>): Judged[] {
@@ -62,7 +77,7 @@ const RULE = '|---|---|---|---|---|---|---|---|---|---|---|---|';
 
 export function rowLine(r: Judged): string {
   const f = r.figures;
-  const claim = SEED[r.model];
+  const claim = SEED[r.model] ?? modelSpec(r.model).seed;
   return `| ${[
     r.model,
     connections(r),

@@ -2,6 +2,7 @@
 import type { ModelName } from './scenarios.ts';
 import { QUERY_FLOOR_S } from './scenarios.ts';
 import type { Judged, Row } from './row.ts';
+import { modelSpec } from './models.ts';
 
 export type Behaviour =
   | { kind: 'handles-all' }
@@ -53,7 +54,7 @@ function scaleNote(row: Row): string {
 
 /** Holds one row against the seed's claim for its model: confirmed, refuted or differs, with the figure. */
 export function verdictFor(row: Row): Judged['verdict'] {
-  const claim = SEED[row.model];
+  const claim = SEED[row.model] ?? modelSpec(row.model).seed;
   const f = row.figures;
   const dead = row.resources.restarts > 0 || row.resources.oomKills > 0;
   const perf = `p50 ${fmtMs(f.latencyMs.p50)}, errors ${fmtPct(f.errorPercent)}, ${f.successesPerSecond.toFixed(0)} ok/s`;

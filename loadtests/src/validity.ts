@@ -36,6 +36,15 @@ function limitsReasons(row: Row): string[] {
   return reasons;
 }
 
+function cpusetReasons(row: Row): string[] {
+  const c = row.cpusets;
+  if (c === undefined || c.claimedModel === null) return [];
+  const reasons: string[] = [];
+  if (c.model !== c.claimedModel) reasons.push(`the model ran on cpuset ${c.model ?? 'every core'}, the run claims ${c.claimedModel}`);
+  if (c.claimedMeasurement !== null && c.k6 !== c.claimedMeasurement) reasons.push(`k6 ran on cpuset ${c.k6 ?? 'every core'}, the run claims ${c.claimedMeasurement}`);
+  return reasons;
+}
+
 export function judgeValidity(row: Row, host: HostFacts): Validity {
   const reasons: string[] = [];
   const f = row.figures;
@@ -50,9 +59,17 @@ export function judgeValidity(row: Row, host: HostFacts): Validity {
     reasons.push(`the host's CPUs were ${r.hostBusyPercent.toFixed(0)}% busy: k6 competed with the model and Postgres for CPU`);
   }
   if (r.dbRefusals > 0) reasons.push(`the database refused ${r.dbRefusals} connections (too many clients)`);
-  if (row.executedQueries !== f.succeeded) {
-    reasons.push(`the database executed ${row.executedQueries} world queries for ${f.succeeded} successful requests (must be equal)`);
+  // Every request that succeeded ran its query; a request the client gave up on may have run
+  // its query too (wasted work: row.wastedQueries, a result). Outside [succeeded, sent] the count
+  // itself is wrong: queries lost, or queries the run never asked for.
+  const succeeded = f.allSucceeded ?? f.succeeded;
+  const sent = f.allRequests ?? f.requests;
+  if (row.executedQueries < succeeded) {
+    reasons.push(`the database executed ${row.executedQueries} world queries for ${succeeded} successful requests (fewer than succeeded)`);
+  } else if (row.executedQueries > sent) {
+    reasons.push(`the database executed ${row.executedQueries} world queries for ${sent} requests sent (more than sent)`);
   }
   reasons.push(...limitsReasons(row));
+  reasons.push(...cpusetReasons(row));
   return { valid: reasons.length === 0, reasons };
 }

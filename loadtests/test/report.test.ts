@@ -13,7 +13,7 @@ import { renderCharts } from '../src/charts.ts';
 import { pointLatest, writeReport } from '../src/runner.ts';
 import type { Environment } from '../src/report.ts';
 import type { Row } from '../src/row.ts';
-import { levelName, offeredRate, readScenarioFile, resolveProfile, selectModels, type Level, type ModelName } from '../src/scenarios.ts';
+import { MODEL_NAMES, levelName, offeredRate, readScenarioFile, resolveProfile, selectModels, type Level, type ModelName } from '../src/scenarios.ts';
 import { parseBytes } from '../src/main.ts';
 import { checkRun } from '../src/check-report.ts';
 
@@ -31,7 +31,7 @@ const GIB4 = 4 * 2 ** 30;
 
 function rowFrom(key: keyof typeof FIXTURES, model: ModelName = 'eventloop', change: (row: Row) => void = () => undefined): Row {
   const { file, level: settings } = FIXTURES[key];
-  const level: Level = { ...settings, name: levelName(settings) };
+  const level: Level = { ...settings, name: levelName(settings), connections: settings.vus };
   const figures = loadFigures(extractSummary(fixture(file)));
   const row: Row = {
     model, level, offeredRate: offeredRate(level), figures,
@@ -138,7 +138,8 @@ test('the observed bottleneck is read from the evidence', () => {
 test('scenarios: profiles resolve, smoke stays under 3 minutes for all models, unknown names are refused', () => {
   const file = readScenarioFile();
   const models = selectModels(file, '');
-  assert.equal(models.length, 6);
+  assert.equal(models.length, 7); // models.json's list since goroutines
+  assert.deepEqual(models, [...MODEL_NAMES]);
   const smoke = resolveProfile(file, 'smoke');
   const perModel = smoke.levels.reduce((s, l) => s + l.warmupS + l.durationS + 2 * 3, 0);
   assert.ok(perModel * models.length < 150, `smoke load time ${perModel * models.length}s leaves room for start-up in 3 minutes`);
