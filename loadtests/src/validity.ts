@@ -36,6 +36,15 @@ function limitsReasons(row: Row): string[] {
   return reasons;
 }
 
+/** Cores in a cpuset list ("0", "0-3,6"); null for none (every core). */
+export function cpusetSize(cpus: string | null): number | null {
+  if (cpus === null || cpus.trim() === '') return null;
+  return cpus.split(',').reduce((n, part) => {
+    const [a, b] = part.split('-').map(Number);
+    return n + (b === undefined ? 1 : b - (a ?? b) + 1);
+  }, 0);
+}
+
 function cpusetReasons(row: Row): string[] {
   const c = row.cpusets;
   if (c === undefined || c.claimedModel === null) return [];
@@ -53,8 +62,9 @@ export function judgeValidity(row: Row, host: HostFacts): Validity {
   if (f.droppedIterations > 0) {
     reasons.push(`k6 dropped ${f.droppedIterations} iterations: the generator had no free VU for the rate asked`);
   }
-  if (r.k6CpuCoresAvg !== null && r.k6CpuCoresAvg >= K6_SATURATED_SHARE * host.hostCores) {
-    reasons.push(`k6 was CPU-saturated: ${r.k6CpuCoresAvg.toFixed(2)} of ${host.hostCores} cores on average`);
+  const k6Cores = cpusetSize(row.cpusets?.k6 ?? null) ?? host.hostCores;
+  if (r.k6CpuCoresAvg !== null && r.k6CpuCoresAvg >= K6_SATURATED_SHARE * k6Cores) {
+    reasons.push(`k6 was CPU-saturated: ${r.k6CpuCoresAvg.toFixed(2)} of ${k6Cores} cores on average`);
   } else if (r.hostBusyPercent !== null && r.hostBusyPercent >= HOST_SATURATED_PERCENT) {
     reasons.push(`the host's CPUs were ${r.hostBusyPercent.toFixed(0)}% busy: k6 competed with the model and Postgres for CPU`);
   }

@@ -175,3 +175,14 @@ test('restarts and OOM kills come from the level\'s samples; a level soon after 
 
 // Keeps the type import used where a level literal is built.
 export type { Level };
+
+test('a pinned k6 is saturated at its own cores, not the host\'s', async () => {
+  const { cpusetSize } = await import('../src/validity.ts');
+  assert.equal(cpusetSize('0'), 1);
+  assert.equal(cpusetSize('0-3,6'), 5);
+  assert.equal(cpusetSize(''), null);
+  const row = baseRow(90, 90, 100);
+  row.cpusets = { claimedModel: '1', model: '1', claimedMeasurement: '0', k6: '0' };
+  row.resources.k6CpuCoresAvg = 0.9;
+  assert.match(judgeValidity(row, { hostCores: 2 }).reasons.join(), /k6 was CPU-saturated: 0.90 of 1 cores/);
+});
