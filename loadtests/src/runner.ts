@@ -35,6 +35,8 @@ export interface RunPlan {
   cpusets: Cpusets | null;
   /** Restart each model before its sweep (issue 15). */
   restart: boolean;
+  /** Every core of the host as a cpuset ("0-1"): what pins are lifted to. */
+  allCpus: string;
   claimedCpus: number | null;
   claimedMemoryBytes: number | null;
   nofile: number | undefined;
@@ -172,12 +174,21 @@ export class Runner {
     }
   }
 
-  /** Pins (or lifts the pin of) the measurement containers: Postgres and nginx. */
+  /**
+   * Pins Postgres and nginx to the measurement's cores, or lifts every pin (the models' too):
+   * at the end, and at the start of an unpinned run, so that a pin an interrupted run left
+   * behind never reaches the next one (measured: it did, before this lift).
+   */
   async pinMeasurement(lift = false): Promise<void> {
     const sets = this.#plan.cpusets;
-    if (sets === null) return;
+    const all = this.#plan.allCpus;
+    if (lift || sets === null) {
+      const everyone = [this.#plan.db, this.#plan.proxy, ...this.#plan.models.map((m) => this.#plan.containers[m])];
+      for (const c of everyone) if (c !== undefined) await setCpuset(this.#docker, c.id, all).catch(() => undefined);
+      return;
+    }
     for (const c of [this.#plan.db, this.#plan.proxy]) {
-      if (c !== undefined) await setCpuset(this.#docker, c.id, lift ? sets.all : sets.measurement);
+      if (c !== undefined) await setCpuset(this.#docker, c.id, sets.measurement);
     }
   }
 
@@ -379,7 +390,7 @@ export async function writeReport(resultsDir: string, profile: Profile, env: Env
   writeFileSync(join(resultsDir, 'report.md'), report);
   writeFileSync(join(resultsDir, 'rows.json'), JSON.stringify(judged, null, 2));
   writeFileSync(join(resultsDir, 'environment.json'), JSON.stringify(env, null, 2));
-  const summary = [...topRows(judged), ...topRows(judged, 'proxy')].map((r) => `${r.model.padEnd(10)} ${String(r.level.vus).padStart(5)} conns${r.level.target === 'proxy' ? ' via proxy' : ''}  ${r.figures.successesPerSecond.toFixed(0).padStart(6)} ok/s  p50 ${r.figures.latencyMs.p50.toFixed(1).padStart(7)} ms  errors ${r.figures.errorPercent.toFixed(2).padStart(6)}%  ${r.verdict.verdict.padEnd(9)} ${r.validity.valid ? 'valid' : `INVALID: ${r.validity.reasons.join('; ')}`}`);
+  const summary = [...topRows(judged), ...topRows(judged, 'proxy')].map((r) => `${r.model.padEnd(10)} ${String(r.level.connections ?? r.level.vus).padStart(5)} conns${r.level.target === 'proxy' ? ' via proxy' : ''}  ${r.figures.successesPerSecond.toFixed(0).padStart(6)} ok/s  p50 ${r.figures.latencyMs.p50.toFixed(1).padStart(7)} ms  errors ${r.figures.errorPercent.toFixed(2).padStart(6)}%  ${r.verdict.verdict.padEnd(9)} ${r.validity.valid ? 'valid' : `INVALID: ${r.validity.reasons.join('; ')}`}`);
   return { report: join(resultsDir, 'report.md'), invalid: judged.filter((r) => !r.validity.valid).length, summary };
 }
 
