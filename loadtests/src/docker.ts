@@ -147,6 +147,8 @@ export interface K6Run {
   samples: ResourceSample[];
   /** The cpuset Docker gave k6's container ('' or undefined: every core). */
   cpusetCpus?: string;
+  /** k6's web dashboard export (HTML), when asked for and written. */
+  dashboardHtml?: string;
 }
 
 export interface K6RunOptions {
@@ -163,6 +165,31 @@ export interface K6RunOptions {
   deadlineMs: number;
   /** Cores k6 may run on (ISOLATE): apart from the model under test. */
   cpusetCpus?: string;
+  /** Export k6's web dashboard as HTML and return it (copied out of the stopped container). */
+  dashboard?: boolean;
+}
+
+const DASHBOARD_PATH = '/tmp/k6-dashboard.html';
+
+/** The first regular file's bytes in a tar archive (what the Engine API's archive endpoint returns for one file). */
+export function firstFileOfTar(tar: Buffer): Buffer | undefined {
+  for (let at = 0; at + 512 <= tar.length;) {
+    const header = tar.subarray(at, at + 512);
+    if (header.every((b) => b === 0)) return undefined;
+    const size = parseInt(header.subarray(124, 136).toString('ascii').replace(/\0/g, '').trim() || '0', 8);
+    const type = String.fromCharCode(header[156] ?? 0);
+    const body = at + 512;
+    if (type === '0' || type === '\0') return tar.subarray(body, body + size);
+    at = body + Math.ceil(size / 512) * 512;
+  }
+  return undefined;
+}
+
+async function copyOut(docker: Docker, id: string, path: string): Promise<string | undefined> {
+  const stream = (await docker.getContainer(id).getArchive({ path })) as unknown as Readable;
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return firstFileOfTar(Buffer.concat(chunks))?.toString('utf8');
 }
 
 function collect(stream: PassThrough): () => string {
@@ -176,7 +203,10 @@ export async function runK6(docker: Docker, options: K6RunOptions): Promise<K6Ru
   const container = await docker.createContainer({
     Image: K6_IMAGE,
     Cmd: ['run', '--quiet', '--no-color', `/scripts/${options.script}`],
-    Env: Object.entries(options.env).map(([k, v]) => `${k}=${v}`),
+    Env: [
+      ...Object.entries(options.env).map(([k, v]) => `${k}=${v}`),
+      ...(options.dashboard === true ? ['K6_WEB_DASHBOARD=true', `K6_WEB_DASHBOARD_EXPORT=${DASHBOARD_PATH}`] : []),
+    ],
     Labels: { [RUN_LABEL]: options.runId },
     HostConfig: {
       Binds: [`${options.hostScriptsDir}:/scripts:ro`],
@@ -201,7 +231,11 @@ export async function runK6(docker: Docker, options: K6RunOptions): Promise<K6Ru
     const samples = stats.stop();
     await new Promise((r) => setTimeout(r, 200)); // let the attach stream flush its last frames
     const cpusetCpus = options.cpusetCpus === undefined ? undefined : options.cpusetCpus;
-    return { exitCode: result.StatusCode, stdout: readStdout(), stderr: readStderr(), samples, ...(cpusetCpus === undefined ? {} : { cpusetCpus }) };
+    const dashboardHtml = options.dashboard === true ? await copyOut(docker, container.id, DASHBOARD_PATH).catch(() => undefined) : undefined;
+    return {
+      exitCode: result.StatusCode, stdout: readStdout(), stderr: readStderr(), samples,
+      ...(cpusetCpus === undefined ? {} : { cpusetCpus }), ...(dashboardHtml === undefined ? {} : { dashboardHtml }),
+    };
   } finally {
     await container.remove({ force: true }).catch(() => undefined);
   }

@@ -112,6 +112,7 @@ async function main(): Promise<number> {
     idleEvidence,
     profile, models, resultsDir, runId: runDirName, modelUrl, targetUrl, containers, db: dbContainer, proxy: proxyContainer,
     cpusets: isolation.cpusets, restart: env.RESTART !== '0', allCpus: engine.cpus > 1 ? `0-${engine.cpus - 1}` : '0',
+    dashboard: env.DASHBOARD !== '0',
     hostScriptsDir: join(hostProjectDir, 'loadtests', 'k6'), claimedCpus, claimedMemoryBytes, log,
     nofile: env.NOFILE_LIMIT ? Number(env.NOFILE_LIMIT) : undefined,
   });

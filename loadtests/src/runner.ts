@@ -37,6 +37,8 @@ export interface RunPlan {
   restart: boolean;
   /** Every core of the host as a cpuset ("0-1"): what pins are lifted to. */
   allCpus: string;
+  /** Save k6's own HTML dashboard per level beside the raw JSON (DASHBOARD=0 turns it off). */
+  dashboard: boolean;
   claimedCpus: number | null;
   claimedMemoryBytes: number | null;
   nofile: number | undefined;
@@ -164,6 +166,7 @@ export class Runner {
       runId: this.#plan.runId,
       ...(this.#plan.nofile === undefined ? {} : { nofile: this.#plan.nofile }),
       ...(this.#plan.cpusets === null ? {} : { cpusetCpus: this.#plan.cpusets.measurement }),
+      dashboard: phase === 'measure' && this.#plan.dashboard,
       // k6 builds every VU before the first request: measured here, ~65 s for 5,124 VUs on a busy 2-core host.
       deadlineMs: (durationS + (phase === 'measure' ? (level.holdRampS ?? 0) + k6InitAllowanceS(level) : 0) + level.requestTimeoutS + 60) * 1000,
     });
@@ -370,6 +373,7 @@ export class Runner {
     this.rows.push(row);
     writeFileSync(join(plan.resultsDir, row.files.k6), JSON.stringify(measured.summary, null, 2));
     writeFileSync(join(plan.resultsDir, `raw/${fileBase}.stderr.txt`), measured.run.stderr);
+    if (measured.run.dashboardHtml !== undefined) writeFileSync(join(plan.resultsDir, `raw/${fileBase}.dashboard.html`), measured.run.dashboardHtml);
     writeFileSync(join(plan.resultsDir, row.files.samples), JSON.stringify({
       model, level, start, end, k6ExitCode: measured.run.exitCode,
       containerBefore: before, containerAfter: after, evidenceBefore, evidenceAfter,

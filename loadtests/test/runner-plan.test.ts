@@ -9,6 +9,11 @@ import { countEstablished } from '../src/sockets.ts';
 import { deathsDuring, isRecovering, k6Env } from '../src/runner.ts';
 import { judgeValidity } from '../src/validity.ts';
 import type { Row } from '../src/row.ts';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { firstFileOfTar } from '../src/docker.ts';
 
 /** A seeded generator (mulberry32) so the distribution checks are repeatable. */
 function seeded(seed: number): () => number {
@@ -185,4 +190,17 @@ test('a pinned k6 is saturated at its own cores, not the host\'s', async () => {
   row.cpusets = { claimedModel: '1', model: '1', claimedMeasurement: '0', k6: '0' };
   row.resources.k6CpuCoresAvg = 0.9;
   assert.match(judgeValidity(row, { hostCores: 2 }).reasons.join(), /k6 was CPU-saturated: 0.90 of 1 cores/);
+});
+
+test('k6\'s dashboard comes out of its container as a one-file tar: the file\'s bytes are found', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tar-'));
+  try {
+    const html = `<html>${'x'.repeat(1500)}</html>`;
+    writeFileSync(join(dir, 'k6-dashboard.html'), html);
+    const tar = execFileSync('tar', ['-cf', '-', '-C', dir, 'k6-dashboard.html']);
+    assert.equal(firstFileOfTar(tar)?.toString('utf8'), html);
+    assert.equal(firstFileOfTar(Buffer.alloc(1024)), undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
