@@ -37,12 +37,24 @@ export class Database {
   readonly #pool: pg.Pool;
 
   constructor(settings: DatabaseSettings) {
-    this.#pool = new pg.Pool({ ...settings, max: 2, application_name: RUNNER_APPLICATION_NAME, connectionTimeoutMillis: 5_000 });
+    this.#pool = new pg.Pool({ ...settings, max: 2, application_name: RUNNER_APPLICATION_NAME, connectionTimeoutMillis: 15_000 });
     this.#pool.on('error', () => undefined); // an idle checker connection dying is not the run's problem
   }
 
+  /**
+   * Tries three times: right after a level Postgres may still be busy with thousands of
+   * sessions (measured: a 5 s connect timeout ended a run after a 5,000-connection level on a
+   * loaded 2-core host), and one slow connect must not throw the run's figures away.
+   */
   async #rows<R extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<R[]> {
-    return (await this.#pool.query<R>(sql, values)).rows;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return (await this.#pool.query<R>(sql, values)).rows;
+      } catch (err) {
+        if (attempt >= 3 || !/timeout|terminated|ECONNRESET|ECONNREFUSED/i.test(String(err))) throw err;
+        await new Promise((r) => setTimeout(r, 2000 * attempt));
+      }
+    }
   }
 
   async resetStatements(): Promise<void> {
