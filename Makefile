@@ -46,16 +46,19 @@ logs: ## Follow the containers' logs (SERVICE=name for one)
 	$(COMPOSE_NO_SECRET) logs -f --tail=100 $(SERVICE)
 
 # --- load (loadtests/): the runner and k6 run in containers, so the host needs only Docker and make.
-PROFILE ?= full
+PROFILE ?= auto
+ISOLATE ?= auto
 MODELS ?=
 LOAD_COMPOSE = $(COMPOSE) -f docker-compose.yml -f loadtests/docker-compose.load.yml --profile load
 
 .PHONY: load
 
-load: ## Load-test the models of make up with k6 (PROFILE=full|small|smoke, MODELS=eventloop,prefork): results/<UTC time>-<profile>/report.md
+load: ## Load-test the models of make up with k6 (PROFILE=auto|full|small|smoke, MODELS=eventloop,prefork, ISOLATE=auto|on|off): results/<UTC time>-<profile>/report.md
 	@test -f .env || { echo 'make load: no .env here: run make up first' >&2; exit 1; }
-	@export HOST_PROJECT_DIR='$(CURDIR)' PROFILE='$(PROFILE)' MODELS='$(MODELS)' \
-	  GIT_COMMIT="$$(git rev-parse HEAD 2>/dev/null || echo unknown)"; \
+	@export HOST_PROJECT_DIR='$(CURDIR)' PROFILE='$(PROFILE)' MODELS='$(MODELS)' ISOLATE='$(ISOLATE)' \
+	  GIT_COMMIT="$$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
+	  COMPOSE_VERSION="$$($(COMPOSE) version --short 2>/dev/null)" \
+	  WORK_TREE_CLEAN="$$(git status --porcelain 2>/dev/null | grep -q . && echo 0 || { git rev-parse HEAD >/dev/null 2>&1 && echo 1; })"; \
 	  $(LOAD_COMPOSE) build --quiet loadrunner && $(LOAD_COMPOSE) run --rm --no-deps loadrunner
 
 .PHONY: check-report

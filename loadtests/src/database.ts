@@ -13,16 +13,48 @@ export interface DatabaseSettings {
   database: string;
 }
 
+/**
+ * The runner reads pg_stat_statements and every session in pg_stat_activity: it connects as
+ * the database's admin (DB_ADMIN_USER / DB_ADMIN_PASSWORD, default user postgres), falling
+ * back to DB_USER / DB_PASSWORD where no admin is configured (the models' own role before
+ * they moved to an application role).
+ */
+export function adminSettings(env: NodeJS.ProcessEnv, defaultHost: string): DatabaseSettings {
+  const adminPassword = env.DB_ADMIN_PASSWORD;
+  const useAdmin = adminPassword !== undefined && adminPassword !== '';
+  const password = useAdmin ? adminPassword : env.DB_PASSWORD ?? env.POSTGRES_PASSWORD;
+  if (password === undefined || password === '') throw new Error('DB_ADMIN_PASSWORD or DB_PASSWORD (from .env) is required to read pg_stat_statements');
+  return {
+    host: env.DB_HOST ?? defaultHost,
+    port: Number(env.DB_PORT ?? 5432),
+    user: useAdmin ? env.DB_ADMIN_USER || 'postgres' : env.DB_USER ?? env.POSTGRES_USER ?? 'benchmarkdbuser',
+    password,
+    database: env.DB_NAME ?? env.POSTGRES_DB ?? 'hello_world',
+  };
+}
+
 export class Database {
   readonly #pool: pg.Pool;
 
   constructor(settings: DatabaseSettings) {
-    this.#pool = new pg.Pool({ ...settings, max: 2, application_name: RUNNER_APPLICATION_NAME, connectionTimeoutMillis: 5_000 });
+    this.#pool = new pg.Pool({ ...settings, max: 2, application_name: RUNNER_APPLICATION_NAME, connectionTimeoutMillis: 15_000 });
     this.#pool.on('error', () => undefined); // an idle checker connection dying is not the run's problem
   }
 
+  /**
+   * Tries three times: right after a level Postgres may still be busy with thousands of
+   * sessions (measured: a 5 s connect timeout ended a run after a 5,000-connection level on a
+   * loaded 2-core host), and one slow connect must not throw the run's figures away.
+   */
   async #rows<R extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<R[]> {
-    return (await this.#pool.query<R>(sql, values)).rows;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return (await this.#pool.query<R>(sql, values)).rows;
+      } catch (err) {
+        if (attempt >= 3 || !/timeout|terminated|ECONNRESET|ECONNREFUSED/i.test(String(err))) throw err;
+        await new Promise((r) => setTimeout(r, 2000 * attempt));
+      }
+    }
   }
 
   async resetStatements(): Promise<void> {

@@ -145,6 +145,10 @@ export interface K6Run {
   stderr: string;
   /** k6's own CPU and memory while it ran. */
   samples: ResourceSample[];
+  /** The cpuset Docker gave k6's container ('' or undefined: every core). */
+  cpusetCpus?: string;
+  /** k6's web dashboard export (HTML), when asked for and written. */
+  dashboardHtml?: string;
 }
 
 export interface K6RunOptions {
@@ -159,6 +163,33 @@ export interface K6RunOptions {
   nofile?: number;
   /** Kills k6 after this long: every run stops by itself even if k6 hangs. */
   deadlineMs: number;
+  /** Cores k6 may run on (ISOLATE): apart from the model under test. */
+  cpusetCpus?: string;
+  /** Export k6's web dashboard as HTML and return it (copied out of the stopped container). */
+  dashboard?: boolean;
+}
+
+const DASHBOARD_PATH = '/tmp/k6-dashboard.html';
+
+/** The first regular file's bytes in a tar archive (what the Engine API's archive endpoint returns for one file). */
+export function firstFileOfTar(tar: Buffer): Buffer | undefined {
+  for (let at = 0; at + 512 <= tar.length;) {
+    const header = tar.subarray(at, at + 512);
+    if (header.every((b) => b === 0)) return undefined;
+    const size = parseInt(header.subarray(124, 136).toString('ascii').replace(/\0/g, '').trim() || '0', 8);
+    const type = String.fromCharCode(header[156] ?? 0);
+    const body = at + 512;
+    if (type === '0' || type === '\0') return tar.subarray(body, body + size);
+    at = body + Math.ceil(size / 512) * 512;
+  }
+  return undefined;
+}
+
+async function copyOut(docker: Docker, id: string, path: string): Promise<string | undefined> {
+  const stream = (await docker.getContainer(id).getArchive({ path })) as unknown as Readable;
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return firstFileOfTar(Buffer.concat(chunks))?.toString('utf8');
 }
 
 function collect(stream: PassThrough): () => string {
@@ -172,13 +203,17 @@ export async function runK6(docker: Docker, options: K6RunOptions): Promise<K6Ru
   const container = await docker.createContainer({
     Image: K6_IMAGE,
     Cmd: ['run', '--quiet', '--no-color', `/scripts/${options.script}`],
-    Env: Object.entries(options.env).map(([k, v]) => `${k}=${v}`),
+    Env: [
+      ...Object.entries(options.env).map(([k, v]) => `${k}=${v}`),
+      ...(options.dashboard === true ? ['K6_WEB_DASHBOARD=true', `K6_WEB_DASHBOARD_EXPORT=${DASHBOARD_PATH}`] : []),
+    ],
     Labels: { [RUN_LABEL]: options.runId },
     HostConfig: {
       Binds: [`${options.hostScriptsDir}:/scripts:ro`],
       NetworkMode: options.network,
       // 5,000 VUs each hold a socket: raise the engine's default to what the host allows.
       ...(options.nofile === undefined ? {} : { Ulimits: [{ Name: 'nofile', Soft: options.nofile, Hard: options.nofile }] }),
+      ...(options.cpusetCpus === undefined ? {} : { CpusetCpus: options.cpusetCpus }),
     },
   });
   const stdout = new PassThrough();
@@ -195,7 +230,12 @@ export async function runK6(docker: Docker, options: K6RunOptions): Promise<K6Ru
     clearTimeout(killer);
     const samples = stats.stop();
     await new Promise((r) => setTimeout(r, 200)); // let the attach stream flush its last frames
-    return { exitCode: result.StatusCode, stdout: readStdout(), stderr: readStderr(), samples };
+    const cpusetCpus = options.cpusetCpus === undefined ? undefined : options.cpusetCpus;
+    const dashboardHtml = options.dashboard === true ? await copyOut(docker, container.id, DASHBOARD_PATH).catch(() => undefined) : undefined;
+    return {
+      exitCode: result.StatusCode, stdout: readStdout(), stderr: readStderr(), samples,
+      ...(cpusetCpus === undefined ? {} : { cpusetCpus }), ...(dashboardHtml === undefined ? {} : { dashboardHtml }),
+    };
   } finally {
     await container.remove({ force: true }).catch(() => undefined);
   }
@@ -227,4 +267,60 @@ export async function engineInfo(docker: Docker): Promise<EngineInfo> {
     kernel: info.KernelVersion ?? 'unknown',
     cgroupVersion: info.CgroupVersion ?? 'unknown',
   };
+}
+
+/** Runs a command in a running container and returns its stdout (bounded by timeoutMs). */
+export async function execText(docker: Docker, id: string, cmd: string[], timeoutMs = 5000): Promise<string> {
+  const exec = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const read = collect(stdout);
+  docker.modem.demuxStream(stream, stdout, stderr);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { stream.destroy(); reject(new Error(`exec ${cmd.join(' ')}: no end within ${timeoutMs} ms`)); }, timeoutMs);
+    stream.on('end', () => { clearTimeout(timer); resolve(); });
+    stream.on('close', () => { clearTimeout(timer); resolve(); });
+    stream.on('error', (err: Error) => { clearTimeout(timer); reject(err); });
+  });
+  return read();
+}
+
+/** One stats frame (stream=false): the container's memory now, as frameToSample defines it. */
+export async function memoryNow(docker: Docker, id: string): Promise<number | null> {
+  const frame = (await docker.getContainer(id).stats({ stream: false })) as unknown as StatsFrame;
+  const stats = frame.memory_stats?.stats ?? {};
+  const usage = frame.memory_stats?.usage;
+  if (usage === undefined) return null;
+  return Math.max(0, usage - (stats.inactive_file ?? stats.total_inactive_file ?? 0));
+}
+
+/**
+ * Restarts a container (SIGTERM, then SIGKILL after stopTimeoutS) and waits until it is
+ * running and, where it has a healthcheck, healthy. Returns its new State.StartedAt.
+ */
+export async function restartAndWait(docker: Docker, id: string, stopTimeoutS: number, healthyWithinMs: number): Promise<{ startedAt: string; healthy: boolean }> {
+  const container = docker.getContainer(id);
+  await container.restart({ t: stopTimeoutS });
+  const deadline = Date.now() + healthyWithinMs;
+  for (;;) {
+    const info = await container.inspect();
+    const health = info.State.Health?.Status;
+    if (info.State.Running && (health === undefined || health === 'healthy')) return { startedAt: info.State.StartedAt, healthy: true };
+    if (Date.now() > deadline) return { startedAt: info.State.StartedAt, healthy: false };
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** The container's IP address on a network (a restart normally keeps it). */
+export async function addressOn(docker: Docker, id: string, network: string): Promise<string | undefined> {
+  const info = await docker.getContainer(id).inspect();
+  return info.NetworkSettings.Networks[network]?.IPAddress;
+}
+
+/** Pins a running container to cpus ("0", "1-3"; "" lifts the pin), returns what Docker then reports. */
+export async function setCpuset(docker: Docker, id: string, cpus: string): Promise<string> {
+  const container = docker.getContainer(id);
+  await container.update({ CpusetCpus: cpus });
+  return (await container.inspect()).HostConfig.CpusetCpus ?? '';
 }

@@ -33,6 +33,12 @@ export interface LoadFigures {
   droppedIterations: number;
   newConnections: number;
   vusMax: number;
+  /** Every scenario together (holders and the measured one): what the database query count is compared with. */
+  allRequests?: number;
+  allSucceeded?: number;
+  /** The holders' own requests (0 when the level holds no extra connections). */
+  holdRequests: number;
+  holdFailed: number;
 }
 
 /** The JSON between the markers of k6's stdout; throws when k6 printed no summary. */
@@ -45,28 +51,43 @@ export function extractSummary(stdout: string): K6Summary {
   return parsed;
 }
 
+/** The measured scenario's figure: its sub-metric {scenario:load} where the script split it, else the whole metric. */
 function stat(summary: K6Summary, metric: string, name: string): number {
+  return (summary.metrics[`${metric}{scenario:load}`] ?? summary.metrics[metric])?.values[name] ?? 0;
+}
+
+function whole(summary: K6Summary, metric: string, name: string): number {
   return summary.metrics[metric]?.values[name] ?? 0;
+}
+
+function held(summary: K6Summary, metric: string, name: string): number {
+  return summary.metrics[`${metric}{scenario:hold}`]?.values[name] ?? 0;
 }
 
 function percent(part: number, whole: number): number {
   return whole === 0 ? 0 : (100 * part) / whole;
 }
 
-export function loadFigures(summary: K6Summary): LoadFigures {
+export function loadFigures(summary: K6Summary, measuredS?: number): LoadFigures {
   const requests = stat(summary, 'http_reqs', 'count');
   // One iteration = one request with two checks; a request counts as succeeded when both passed.
   const checks = summary.root_group?.checks ?? [];
   const passesOf = (name: string) => checks.find((c) => c.name === name)?.passes;
-  const bodyPasses = passesOf('body is the requested row') ?? passesOf('status is 200') ?? 0;
-  const durationS = (summary.state?.testRunDurationMs ?? 0) / 1000;
+  const split = summary.metrics['succeeded_requests{scenario:load}'] !== undefined;
+  const allPasses = passesOf('body is the requested row') ?? passesOf('status is 200') ?? 0;
+  const bodyPasses = split ? stat(summary, 'succeeded_requests', 'count') : allPasses;
+  const holdRequests = held(summary, 'http_reqs', 'count');
+  // With holders the measured scenario starts after their ramp and runs for measuredS; k6's
+  // rates divide by the whole run, so the per-second figures use the scenario's own time.
+  const runS = (summary.state?.testRunDurationMs ?? 0) / 1000;
+  const durationS = measuredS ?? runS;
   const timeouts = stat(summary, 'request_timeouts', 'passes');
   return {
     durationS,
     requests,
     succeeded: bodyPasses,
     failed: requests - bodyPasses,
-    requestsPerSecond: stat(summary, 'http_reqs', 'rate'),
+    requestsPerSecond: measuredS === undefined ? stat(summary, 'http_reqs', 'rate') : requests / measuredS,
     successesPerSecond: durationS > 0 ? bodyPasses / durationS : 0,
     latencyMs: {
       p50: stat(summary, 'http_req_duration', 'p(50)'),
@@ -82,7 +103,11 @@ export function loadFigures(summary: K6Summary): LoadFigures {
     unavailable503: stat(summary, 'db_unavailable_503', 'count'),
     connectionErrors: stat(summary, 'connection_errors', 'count'),
     droppedIterations: stat(summary, 'dropped_iterations', 'count'),
-    newConnections: stat(summary, 'new_connections', 'count'),
-    vusMax: stat(summary, 'vus_max', 'max'),
+    newConnections: whole(summary, 'new_connections', 'count'),
+    vusMax: whole(summary, 'vus_max', 'max'),
+    allRequests: whole(summary, 'http_reqs', 'count'),
+    allSucceeded: allPasses,
+    holdRequests,
+    holdFailed: holdRequests - held(summary, 'succeeded_requests', 'count'),
   };
 }

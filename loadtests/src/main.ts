@@ -1,20 +1,23 @@
-// `make load`: PROFILE=full|small|smoke, MODELS=eventloop,prefork,... Runs in the loadrunner
+// `make load`: PROFILE=auto|full|small|smoke, MODELS=eventloop,prefork,..., ISOLATE=auto|on|off, RESTART=1|0. Runs in the loadrunner
 // container (compose profile "load") or on a host with Node 24. Exits non-zero only when the
 // run itself could not be done; a model falling over is a result in the report.
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Database } from './database.ts';
+import { Database, adminSettings } from './database.ts';
 import { K6_IMAGE, connectDocker, engineInfo, findService, ownComposeProject, removeLeftoverK6, type ServiceContainer } from './docker.ts';
 import type { Environment } from './report.ts';
 import { Runner, pointLatest, writeReport } from './runner.ts';
-import { fetchEvidence, type ModelEvidence } from './sampler.ts';
+import { fetchEvidence, hostLoad, type ModelEvidence } from './sampler.ts';
 import { assertProxyRoutes } from './proxy-routes.ts';
-import { readScenarioFile, resolveProfile, selectModels, type Level, type ModelName } from './scenarios.ts';
+import { chooseProfile, readScenarioFile, resolveProfile, selectModels, type Level, type ModelName } from './scenarios.ts';
+import { modelSpec } from './models.ts';
+import { isolationFor } from './plan.ts';
+import { ARRIVAL_PROCESS } from '../k6/lib/arrivals.js';
 
-/** Where each model is published on the host (docker-compose.yml), for a runner outside compose. */
-const HOST_PORTS: Record<ModelName, number> = { eventloop: 8081, mn: 8082, prefork: 8083, blocking: 8084, threaded: 8085, forking: 8086 };
+/** What every row's memory figures are (docker.ts frameToSample computes it). */
+export const MEMORY_DEFINITION = 'Docker stats memory_stats.usage minus memory_stats.stats.inactive_file (cgroup v2: memory.current minus the inactive file cache; what `docker stats` shows): the memory the container\'s limit charges that the kernel cannot simply drop before an OOM kill. Baseline: the same figure after the runner restarted the container and it was healthy and idle; RSS (summed over the model\'s processes, from /model) is reported beside it.';
 
 /** Docker's size notation (4g, 512m, 1073741824) in bytes. */
 export function parseBytes(text: string | undefined): number | null {
@@ -39,7 +42,6 @@ async function main(): Promise<number> {
   const hostProjectDir = env.HOST_PROJECT_DIR || projectDir;
   const resultsRoot = resolve(env.RESULTS_DIR ?? join(projectDir, 'results'));
   const file = readScenarioFile();
-  const profile = resolveProfile(file, env.PROFILE ?? 'full');
   const models = selectModels(file, env.MODELS);
   const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
 
@@ -47,6 +49,13 @@ async function main(): Promise<number> {
   const engine = await engineInfo(docker).catch((err: unknown) => {
     throw new Error(`cannot reach Docker's Engine API (is /var/run/docker.sock mounted?): ${String(err)}`);
   });
+  const profileChoice = chooseProfile(file, env.PROFILE, engine.cpus);
+  const profile = resolveProfile(file, profileChoice.name);
+  log(`profile ${profileChoice.name}: ${profileChoice.why}`);
+  const isolation = isolationFor(env.ISOLATE, engine.cpus);
+  log(isolation.why);
+  const hostBefore = await hostLoad(2000);
+  log(`host before the run: load average ${hostBefore.loadAvg1 ?? 'n/a'}, ${hostBefore.busyPercent?.toFixed(0) ?? 'n/a'}% of the CPUs busy over 2 s`);
   const ownProject = await ownComposeProject(docker, hostname());
   const inCompose = ownProject !== undefined;
   if (inCompose && !env.HOST_PROJECT_DIR) throw new Error('HOST_PROJECT_DIR (the checkout\'s path on the Docker host) is required in the container: run `make load`');
@@ -59,29 +68,22 @@ async function main(): Promise<number> {
     throw new Error(`the k6 image ${K6_IMAGE} is not present: docker pull ${K6_IMAGE}`);
   }
 
-  const containers = {} as Record<ModelName, ServiceContainer>;
+  const containers: Record<ModelName, ServiceContainer> = {};
   for (const model of models) {
     const found = await findService(docker, project, model);
     if (found === undefined) throw new Error(`no running container for service "${model}" in compose project "${project}": run \`make up\` first`);
     containers[model] = found;
   }
   const dbContainer = await findService(docker, project, 'db');
+  const proxyContainer = await findService(docker, project, 'proxy');
   if (profile.levels.some((l) => l.target === 'proxy')) {
-    if ((await findService(docker, project, 'proxy')) === undefined) {
+    if (proxyContainer === undefined) {
       throw new Error(`the profile sends load through the proxy but compose project "${project}" has no running "proxy"`);
     }
     await assertProxyRoutes(models);
   }
 
-  const password = env.DB_PASSWORD ?? env.POSTGRES_PASSWORD;
-  if (password === undefined || password === '') throw new Error('DB_PASSWORD (or POSTGRES_PASSWORD, from .env) is required to read pg_stat_statements');
-  const db = new Database({
-    host: env.DB_HOST ?? (inCompose ? 'db' : '127.0.0.1'),
-    port: Number(env.DB_PORT ?? 5432),
-    user: env.DB_USER ?? env.POSTGRES_USER ?? 'benchmarkdbuser',
-    password,
-    database: env.DB_NAME ?? env.POSTGRES_DB ?? 'hello_world',
-  });
+  const db = new Database(adminSettings(env, inCompose ? 'db' : '127.0.0.1'));
   const pgSettings = await db.settings();
   await db.resetStatements();
 
@@ -89,7 +91,7 @@ async function main(): Promise<number> {
   const runDirName = `${utcStamp(startedAt)}-${profile.name}`;
   const resultsDir = join(resultsRoot, runDirName);
   for (const sub of ['raw', 'samples', 'charts']) mkdirSync(join(resultsDir, sub), { recursive: true });
-  const modelUrl = (model: ModelName) => (inCompose ? `http://${model}:3000` : `http://127.0.0.1:${HOST_PORTS[model]}`);
+  const modelUrl = (model: ModelName) => (inCompose ? `http://${model}:3000` : `http://127.0.0.1:${modelSpec(model).port}`);
   const targetUrl = (model: ModelName, level: Level) => (level.target === 'proxy' ? `http://proxy:8080/${model}/db` : `http://${model}:3000/db`);
   // The design asks MODEL_CPUS (4); Docker refuses more than the host has, so `make up`
   // clamps it to the host's cores: the report claims the clamped figure and says so.
@@ -108,7 +110,9 @@ async function main(): Promise<number> {
   }
   const runner = new Runner(docker, db, {
     idleEvidence,
-    profile, models, resultsDir, runId: runDirName, modelUrl, targetUrl, containers, db: dbContainer,
+    profile, models, resultsDir, runId: runDirName, modelUrl, targetUrl, containers, db: dbContainer, proxy: proxyContainer,
+    cpusets: isolation.cpusets, restart: env.RESTART !== '0', allCpus: engine.cpus > 1 ? `0-${engine.cpus - 1}` : '0',
+    dashboard: env.DASHBOARD !== '0',
     hostScriptsDir: join(hostProjectDir, 'loadtests', 'k6'), claimedCpus, claimedMemoryBytes, log,
     nofile: env.NOFILE_LIMIT ? Number(env.NOFILE_LIMIT) : undefined,
   });
@@ -125,11 +129,21 @@ async function main(): Promise<number> {
   }
 
   const containerEvidence: Record<string, unknown> = {};
+  const modelKnobs: NonNullable<Environment['modelKnobs']> = {};
+  const cpusetsRead: Record<string, string> = {};
+  for (const c of [dbContainer, proxyContainer]) {
+    if (c !== undefined) cpusetsRead[c.service] = (await docker.getContainer(c.id).inspect().catch(() => undefined))?.HostConfig.CpusetCpus ?? '';
+  }
   for (const model of models) {
     const evidence = await fetchEvidence(modelUrl(model), 5000);
-    const state = await docker.getContainer(containers[model].id).inspect().catch(() => undefined);
+    const container = containers[model];
+    if (container === undefined) continue;
+    const state = await docker.getContainer(container.id).inspect().catch(() => undefined);
+    cpusetsRead[model] = runner.rows.find((r) => r.model === model)?.cpusets?.model ?? state?.HostConfig.CpusetCpus ?? '';
+    modelKnobs[model] = { env: modelSpec(model).env, db: evidence?.db ?? null, units: evidence?.units ?? null };
     containerEvidence[model] = {
-      container: containers[model].name,
+      container: container.name,
+      baseline: runner.starts[model] ?? null,
       image: state?.Config.Image,
       declared: { nanoCpus: state?.HostConfig.NanoCpus, cpuQuota: state?.HostConfig.CpuQuota, cpuPeriod: state?.HostConfig.CpuPeriod, memory: state?.HostConfig.Memory, pidsLimit: state?.HostConfig.PidsLimit },
       cgroup: evidence?.cgroup ?? null,
@@ -142,6 +156,14 @@ async function main(): Promise<number> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     profile: profile.name,
+    profileChoice,
+    arrivals: ARRIVAL_PROCESS,
+    memoryDefinition: MEMORY_DEFINITION,
+    cpusets: { setting: env.ISOLATE ?? 'auto', why: isolation.why, claimed: isolation.cpusets === null ? null : { model: isolation.cpusets.model, measurement: isolation.cpusets.measurement }, read: cpusetsRead },
+    composeVersion: env.COMPOSE_VERSION || null,
+    workTreeClean: env.WORK_TREE_CLEAN === '1' ? true : env.WORK_TREE_CLEAN === '0' ? false : null,
+    hostBefore,
+    modelKnobs,
     models,
     host: { cores: engine.cpus, memoryBytes: engine.memoryBytes, os: engine.os, kernel: engine.kernel, dockerVersion: engine.serverVersion, cgroupVersion: engine.cgroupVersion },
     modelCpus: claimedCpus ?? runner.rows[0]?.limits.cgroupCpus ?? null,

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MODELS, type ModelSpec } from './models.ts';
-import type { Environment } from './report.ts';
+import { cpusetsSentence, type Environment } from './report.ts';
 import type { Judged } from './row.ts';
 import { connectionsHeld } from './seed.ts';
 import { cell, topRowsByModel } from './seed-table.ts';
@@ -130,7 +130,7 @@ function limitsSentence(env: Environment): string {
   const clamp = env.modelCpusRequested !== null && env.modelCpus !== null && env.modelCpus < env.modelCpusRequested
     ? ` (**clamped**: the design asks ${env.modelCpusRequested} CPUs, Docker refuses more than the host's ${env.host.cores})`
     : '';
-  const cpusets = env.cpusets ? `; cpusets read back from the cgroups: ${Object.entries(env.cpusets).map(([c, s]) => `${c} ${s ?? 'n/a'}`).join(', ')}` : '; no cpusets recorded (k6 and Postgres shared the host\'s cores with the model)';
+  const cpusets = `; cpusets: ${cpusetsSentence(env)}`;
   return `every model ran with **${cpus} CPUs / ${memory}**${clamp}, read back from each container's cgroup${cpusets}`;
 }
 

@@ -21,21 +21,31 @@ export interface Environment {
   gitCommit: string;
   k6Image: string;
   postgres: { version: string; maxConnections: number };
-  /** Fields of newer runs (absent in old environment.json files). */
-  profileChoice?: { name: string; why: string } | null;
-  /** How requests arrive: think-time distribution, start spread, open-model probe. */
-  arrivals?: Described;
-  /** What "memory" means in this run's tables (which counter, page cache or not). */
-  memoryDefinition?: Described;
-  /** Each container's cpuset as read back from its cgroup. */
-  cpusets?: Record<string, string | null> | null;
+  /** Written by the runner since the fresh-start/held-connections change (absent in older runs). */
+  profileChoice?: { name: string; why: string };
+  /** The arrival process of the closed and open levels, in words. */
+  arrivals?: string;
+  /** Which memory figure the rows carry (the one closest to what the container's limit charges). */
+  memoryDefinition?: string;
+  /** ISOLATE: cpusets claimed and read back per container; null: every container shares every core. */
+  cpusets?: { setting: string; why: string; claimed: { model: string; measurement: string } | null; read: Record<string, string> } | null;
   composeVersion?: string | null;
+  /** `git status --porcelain` was empty when make load started; null: unknown. */
   workTreeClean?: boolean | null;
-  hostBefore?: { loadAvg1: number | null; busyPercent: number | null } | null;
-  /** Every model's knobs as the run passed them: model -> name -> value. */
-  modelKnobs?: Record<string, Record<string, string>> | null;
+  hostBefore?: { loadAvg1: number | null; busyPercent: number | null };
+  /** Per model: the knobs compose passed (models.json env) and what /model reported. */
+  modelKnobs?: Record<string, { env: Record<string, string>; db: unknown; units: unknown }>;
   /** DB_DELAY_MS of the run, where recorded once for all models. */
   dbDelayMs?: number | null;
+}
+
+/** How the run placed the containers on cores (ISOLATE), as claimed and as read back. */
+export function cpusetsSentence(env: Pick<Environment, 'cpusets'>): string {
+  if (env.cpusets === undefined) return 'not recorded';
+  if (env.cpusets === null) return 'not pinned: the model, k6, Postgres and nginx shared every core';
+  const { setting, why, claimed, read } = env.cpusets;
+  const claim = claimed === null ? 'nothing pinned' : `model on ${claimed.model}, measurement (k6, Postgres, nginx) on ${claimed.measurement}`;
+  return `ISOLATE=${setting} (${why}): ${claim}; read back: ${Object.entries(read).map(([c, set]) => `${c} ${set}`).join(', ') || 'n/a'}`;
 }
 
 /** A setting recorded either as one sentence or as named parts. */
@@ -77,11 +87,11 @@ export function runSettings(env: Environment): string[] {
   if (arrivals !== null) lines.push(`- Arrivals: ${arrivals}`);
   const memory = describe(env.memoryDefinition);
   if (memory !== null) lines.push(`- Memory: ${memory}`);
-  if (env.cpusets) lines.push(`- cpusets (read back from the cgroups): ${Object.entries(env.cpusets).map(([c, set]) => `${c} ${set ?? 'n/a'}`).join(', ')}`);
+  lines.push(`- cpusets: ${cpusetsSentence(env)}`);
   if (env.composeVersion) lines.push(`- Compose: ${env.composeVersion}`);
   if (env.workTreeClean !== undefined && env.workTreeClean !== null) lines.push(`- Working tree: ${env.workTreeClean ? 'clean (no uncommitted changes)' : '**uncommitted changes**'}`);
   if (env.hostBefore) lines.push(`- Host before the run: load average ${env.hostBefore.loadAvg1 ?? 'n/a'} (1 min), ${env.hostBefore.busyPercent === null ? 'n/a' : `${env.hostBefore.busyPercent.toFixed(0)}%`} CPU busy`);
-  if (env.modelKnobs) lines.push(`- Model knobs: ${Object.entries(env.modelKnobs).map(([m, knobs]) => `${m} ${Object.entries(knobs).map(([k, v]) => `${k}=${v === '' ? '(default)' : v}`).join(' ') || '(none)'}`).join('; ')}`);
+  if (env.modelKnobs) lines.push(`- Model knobs: ${Object.entries(env.modelKnobs).map(([m, knobs]) => `${m} ${Object.entries(knobs.env).map(([k, v]) => `${k}=${v === '' ? '(default)' : v}`).join(' ') || '(none)'}`).join('; ')}`);
   return lines;
 }
 

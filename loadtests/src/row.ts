@@ -2,6 +2,7 @@
 import type { LoadFigures } from './k6-summary.ts';
 import type { Level, ModelName } from './scenarios.ts';
 
+/** Fields marked optional are absent from rows.json of runs made before the runner wrote them. */
 export interface Resources {
   /** Highest container memory Docker reported while the level ran (page cache excluded). */
   peakMemoryBytes: number | null;
@@ -27,16 +28,18 @@ export interface Resources {
   dbRefusals: number;
   /** Samples of /model that did not answer within a second (the model was too busy or down). */
   modelProbeFailures: number;
-  /** ESTABLISHED client sockets on the model's port inside its container, at most (server-side). */
+  /** Highest count of ESTABLISHED sockets on the model's port inside its container (sampled every 3 s). */
   serverConnectionsPeak?: number | null;
-  /** nginx's client connections at most (rows through the proxy). */
+  /** Proxy levels: highest count of nginx's ESTABLISHED client sockets (port 8080) in the proxy container. */
   proxyConnectionsPeak?: number | null;
-  /** The model's memory idle, after a fresh restart, before the level. */
+  /** The model's memory after its fresh start, healthy and idle (same definition as peakMemoryBytes). */
   baselineMemoryBytes?: number | null;
+  baselineRssBytes?: number | null;
   memoryOverBaselineBytes?: number | null;
+  /** Over baseline / server-side connections held (levels that hold connections only). */
   memoryPerConnectionBytes?: number | null;
-  /** The level began while the model was still recovering from the previous one. */
-  recovering?: boolean | null;
+  /** The model (re)started within RECOVERING_WINDOW_S before the level, other than the runner's own fresh start. */
+  recovering?: boolean;
 }
 
 export interface Limits {
@@ -59,12 +62,14 @@ export interface Row {
   resources: Resources;
   /** pg_stat_statements calls of the world statement during the measured run. */
   executedQueries: number;
+  /** Queries the database ran for requests that did not succeed (executed - succeeded, 0 when not above). */
+  wastedQueries?: number;
+  /** Little's law: offered rate x the model's database delay: queries in flight the level needs. */
+  neededInFlight?: number;
+  /** cpusets as claimed (ISOLATE) and as Docker reports them; null fields: not pinned. */
+  cpusets?: { claimedModel: string | null; model: string | null; claimedMeasurement: string | null; k6: string | null };
   limits: Limits;
   files: { k6: string; samples: string };
-  /** Queries the database ran for requests the client had given up on (timed out). */
-  wastedQueries?: number | null;
-  /** In flight the offered rate needs at the floor (Little's law: rate x DB delay). */
-  neededInFlight?: number | null;
   /** DB_DELAY_MS the model reported on /model for this level (the floor under every latency). */
   dbDelayMs?: number | null;
 }

@@ -1,8 +1,11 @@
 // What is sampled every second while a level runs, beside Docker's stats stream:
 // the model's own evidence (/model), Postgres connections, and the host's CPU.
 import { readFileSync } from 'node:fs';
+import type Docker from 'dockerode';
 import type { Database } from './database.ts';
 import { request } from 'node:http';
+import { containerState, execText } from './docker.ts';
+import { SOCKET_TABLE_COMMAND, countEstablished } from './sockets.ts';
 
 /** The part of /model (services/common Evidence) the runner reads. */
 export interface ModelEvidence {
@@ -96,4 +99,62 @@ export class Ticker {
     const total = end.total - this.#cpuStart.total;
     return total > 0 ? (100 * (end.busy - this.#cpuStart.busy)) / total : null;
   }
+}
+
+export interface HeldSample {
+  t: number;
+  /** ESTABLISHED sockets on the model's port inside its container; null when the read failed. */
+  serverConnections: number | null;
+  /** ESTABLISHED client sockets on nginx's port in the proxy container (proxy levels only). */
+  proxyConnections: number | null;
+  restartCount: number | null;
+  oomKilled: boolean | null;
+  startedAt: string | null;
+}
+
+export const MODEL_PORT = 3000;
+export const PROXY_PORT = 8080;
+
+/**
+ * Every few seconds, like memory: the connections the model (and nginx) hold, counted in
+ * their own socket tables, and the model container's restart count and OOM flag (so a
+ * restart or OOM kill during the level is in the level's samples, not lost between them).
+ */
+export class HeldSampler {
+  readonly samples: HeldSample[] = [];
+  readonly #timer: NodeJS.Timeout;
+  #busy = false;
+
+  constructor(docker: Docker, modelId: string, proxyId: string | undefined, everyMs = 3000) {
+    const count = async (id: string, port: number) => countEstablished(await execText(docker, id, SOCKET_TABLE_COMMAND, 5000), port);
+    this.#timer = setInterval(() => {
+      if (this.#busy) return;
+      this.#busy = true;
+      void Promise.all([
+        count(modelId, MODEL_PORT).catch(() => null),
+        proxyId === undefined ? Promise.resolve(null) : count(proxyId, PROXY_PORT).catch(() => null),
+        containerState(docker, modelId).catch(() => undefined),
+      ]).then(([serverConnections, proxyConnections, state]) => {
+        this.samples.push({
+          t: Date.now(), serverConnections, proxyConnections,
+          restartCount: state?.restartCount ?? null, oomKilled: state?.oomKilled ?? null, startedAt: state?.startedAt ?? null,
+        });
+      }).finally(() => { this.#busy = false; });
+    }, everyMs);
+  }
+
+  stop(): HeldSample[] {
+    clearInterval(this.#timer);
+    return this.samples;
+  }
+}
+
+/** The host before the run: 1-minute load average and how busy every core was over a short sample. */
+export async function hostLoad(sampleMs = 2000): Promise<{ loadAvg1: number | null; busyPercent: number | null }> {
+  const loadAvg1 = Number((readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) ?? NaN);
+  const start = readCpuTimes();
+  await new Promise((r) => setTimeout(r, sampleMs));
+  const end = readCpuTimes();
+  const total = end.total - start.total;
+  return { loadAvg1: Number.isFinite(loadAvg1) ? loadAvg1 : null, busyPercent: total > 0 ? (100 * (end.busy - start.busy)) / total : null };
 }

@@ -1,8 +1,10 @@
 // The load profiles (loadtests/scenarios.json) turned into the list of runs for PROFILE and MODELS.
 import { readFileSync } from 'node:fs';
+import { MODELS, type ModelName } from './models.ts';
 
-export const MODEL_NAMES = ['eventloop', 'mn', 'prefork', 'blocking', 'threaded', 'forking'] as const;
-export type ModelName = (typeof MODEL_NAMES)[number];
+export type { ModelName };
+/** Every model, in models.json's order. */
+export const MODEL_NAMES: readonly ModelName[] = MODELS.map((m) => m.name);
 
 export type Executor = 'constant-vus' | 'constant-arrival-rate';
 export type Target = 'direct' | 'proxy';
@@ -19,22 +21,30 @@ export interface LevelSettings {
   durationS: number;
   target: Target;
   requestTimeoutS: number;
+  /** Extra VUs that mostly hold an idle keep-alive connection beside the measured scenario. */
+  holdConnections?: number;
+  /** Their mean think time (exponential) and the time over which they first connect. */
+  holdThinkS?: number;
+  holdRampS?: number;
 }
 
 export interface Level extends LevelSettings {
-  /** Tag and file-name part: "100vus", "rate2000". */
+  /** Tag and file-name part: "100vus", "rate2000", "5000conns-rate500". */
   name: string;
+  /** Client-side connections the level means to hold: holders + the measured scenario's VUs. */
+  connections: number;
 }
 
 export interface Profile {
   name: string;
   description: string;
+  /** Cores the host needs for this profile (model, k6, Postgres and nginx side by side). */
+  minCores: number;
   levels: Level[];
 }
 
 export interface ScenarioFile {
-  models: string[];
-  profiles: Record<string, { description: string; defaults: Partial<LevelSettings>; levels: Partial<LevelSettings>[] }>;
+  profiles: Record<string, { description: string; minCores?: number; auto?: boolean; defaults: Partial<LevelSettings>; levels: Partial<LevelSettings>[] }>;
 }
 
 export const SCENARIO_FILE = new URL('../scenarios.json', import.meta.url);
@@ -53,8 +63,13 @@ function positive(value: unknown, what: string, allowZero = false): number {
   return value;
 }
 
+export function levelConnections(level: LevelSettings): number {
+  return level.vus + (level.holdConnections ?? 0);
+}
+
 export function levelName(level: LevelSettings): string {
-  const load = level.executor === 'constant-arrival-rate' ? `rate${level.rate}` : `${level.vus}vus`;
+  const rate = level.executor === 'constant-arrival-rate' ? `rate${level.rate}` : `${level.vus}vus`;
+  const load = (level.holdConnections ?? 0) > 0 ? `${levelConnections(level)}conns-${rate}` : rate;
   return level.target === 'proxy' ? `${load}-proxy` : load;
 }
 
@@ -83,17 +98,52 @@ export function resolveProfile(file: ScenarioFile, name: string): Profile {
       settings.rate = positive(merged.rate, `${where}: rate`);
       settings.maxVus = positive(merged.maxVus ?? settings.vus, `${where}: maxVus`);
     }
-    return { ...settings, name: levelName(settings) };
+    if (merged.holdConnections !== undefined && merged.holdConnections > 0) {
+      settings.holdConnections = positive(merged.holdConnections, `${where}: holdConnections`);
+      settings.holdThinkS = positive(merged.holdThinkS ?? 30, `${where}: holdThinkS`);
+      settings.holdRampS = positive(merged.holdRampS ?? 15, `${where}: holdRampS`);
+    }
+    return { ...settings, name: levelName(settings), connections: levelConnections(settings) };
   });
-  return { name, description: raw.description, levels };
+  return { name, description: raw.description, minCores: positive(raw.minCores ?? 1, `profile ${name}: minCores`), levels };
 }
 
-/** MODELS="eventloop,prefork" (or empty: all of them, in the file's order). */
-export function selectModels(file: ScenarioFile, models: string | undefined): ModelName[] {
-  const known = file.models.filter((m): m is ModelName => (MODEL_NAMES as readonly string[]).includes(m));
+export interface ProfileChoice {
+  name: string;
+  why: string;
+}
+
+/**
+ * PROFILE=auto (or unset): the profile with the most cores needed that the host has, among
+ * those marked for automatic choice (smoke is CI's, never chosen for a reader). Any other
+ * name is taken as given.
+ */
+export function chooseProfile(file: ScenarioFile, requested: string | undefined, hostCores: number): ProfileChoice {
+  const wanted = (requested ?? '').trim();
+  if (wanted !== '' && wanted !== 'auto') {
+    if (file.profiles[wanted] === undefined) throw new Error(`unknown PROFILE "${wanted}": choose auto or one of ${Object.keys(file.profiles).join(', ')}`);
+    return { name: wanted, why: `PROFILE=${wanted} was asked for (the host has ${hostCores} cores)` };
+  }
+  const candidates = Object.entries(file.profiles)
+    .filter(([, p]) => p.auto !== false)
+    .map(([name, p]) => ({ name, minCores: p.minCores ?? 1 }))
+    .sort((a, b) => b.minCores - a.minCores);
+  const fits = candidates.find((c) => c.minCores <= hostCores);
+  const needs = candidates.map((c) => `${c.name} needs ${c.minCores}`).join(', ');
+  if (fits === undefined) {
+    const smallest = candidates.at(-1);
+    if (smallest === undefined) throw new Error('scenarios: no profile can be chosen automatically');
+    return { name: smallest.name, why: `PROFILE=auto: the host has ${hostCores} cores, fewer than any profile needs (${needs}); running the smallest` };
+  }
+  return { name: fits.name, why: `PROFILE=auto: the host has ${hostCores} cores; ${needs}: ${fits.name} is the largest that fits` };
+}
+
+/** MODELS="eventloop,prefork" (or empty: all of them, in models.json's order). */
+export function selectModels(_file: ScenarioFile, models: string | undefined): ModelName[] {
+  const known = [...MODEL_NAMES];
   if (models === undefined || models.trim() === '') return known;
   const wanted = models.split(/[\s,]+/).filter(Boolean);
-  const unknown = wanted.filter((m) => !known.includes(m as ModelName));
+  const unknown = wanted.filter((m) => !known.includes(m));
   if (unknown.length > 0) throw new Error(`unknown MODELS ${unknown.join(', ')}: choose from ${known.join(', ')}`);
   return known.filter((m) => wanted.includes(m));
 }
@@ -104,13 +154,19 @@ export function selectModels(file: ScenarioFile, models: string | undefined): Mo
  * VUs / (think + 0.05); slower responses lower it (that is the closed model's feedback).
  */
 export function offeredRate(level: LevelSettings): number {
-  if (level.executor === 'constant-arrival-rate') return level.rate ?? 0;
-  return level.vus / (level.thinkTimeS + QUERY_FLOOR_S);
+  const held = (level.holdConnections ?? 0) / ((level.holdThinkS ?? 30) + QUERY_FLOOR_S);
+  if (level.executor === 'constant-arrival-rate') return (level.rate ?? 0) + held;
+  return level.vus / (level.thinkTimeS + QUERY_FLOOR_S) + held;
+}
+
+/** Little's law: queries the database must run at once for the level's offered rate. */
+export function neededInFlight(level: LevelSettings, dbDelayS: number = QUERY_FLOOR_S): number {
+  return offeredRate(level) * dbDelayS;
 }
 
 /** Seconds one model needs for the level, warm-up included (plus k6's start and stop). */
 export function levelSeconds(level: LevelSettings): number {
-  return level.warmupS + level.durationS + 2 * K6_OVERHEAD_S;
+  return level.warmupS + (level.holdRampS ?? 0) + level.durationS + 2 * K6_OVERHEAD_S;
 }
 
 /** Start-up, graceful stop and summary of one k6 container, measured roughly here. */

@@ -36,6 +36,24 @@ function limitsReasons(row: Row): string[] {
   return reasons;
 }
 
+/** Cores in a cpuset list ("0", "0-3,6"); null for none (every core). */
+export function cpusetSize(cpus: string | null): number | null {
+  if (cpus === null || cpus.trim() === '') return null;
+  return cpus.split(',').reduce((n, part) => {
+    const [a, b] = part.split('-').map(Number);
+    return n + (b === undefined ? 1 : b - (a ?? b) + 1);
+  }, 0);
+}
+
+function cpusetReasons(row: Row): string[] {
+  const c = row.cpusets;
+  if (c === undefined || c.claimedModel === null) return [];
+  const reasons: string[] = [];
+  if (c.model !== c.claimedModel) reasons.push(`the model ran on cpuset ${c.model ?? 'every core'}, the run claims ${c.claimedModel}`);
+  if (c.claimedMeasurement !== null && c.k6 !== c.claimedMeasurement) reasons.push(`k6 ran on cpuset ${c.k6 ?? 'every core'}, the run claims ${c.claimedMeasurement}`);
+  return reasons;
+}
+
 export function judgeValidity(row: Row, host: HostFacts): Validity {
   const reasons: string[] = [];
   const f = row.figures;
@@ -44,15 +62,24 @@ export function judgeValidity(row: Row, host: HostFacts): Validity {
   if (f.droppedIterations > 0) {
     reasons.push(`k6 dropped ${f.droppedIterations} iterations: the generator had no free VU for the rate asked`);
   }
-  if (r.k6CpuCoresAvg !== null && r.k6CpuCoresAvg >= K6_SATURATED_SHARE * host.hostCores) {
-    reasons.push(`k6 was CPU-saturated: ${r.k6CpuCoresAvg.toFixed(2)} of ${host.hostCores} cores on average`);
+  const k6Cores = cpusetSize(row.cpusets?.k6 ?? null) ?? host.hostCores;
+  if (r.k6CpuCoresAvg !== null && r.k6CpuCoresAvg >= K6_SATURATED_SHARE * k6Cores) {
+    reasons.push(`k6 was CPU-saturated: ${r.k6CpuCoresAvg.toFixed(2)} of ${k6Cores} cores on average`);
   } else if (r.hostBusyPercent !== null && r.hostBusyPercent >= HOST_SATURATED_PERCENT) {
     reasons.push(`the host's CPUs were ${r.hostBusyPercent.toFixed(0)}% busy: k6 competed with the model and Postgres for CPU`);
   }
   if (r.dbRefusals > 0) reasons.push(`the database refused ${r.dbRefusals} connections (too many clients)`);
-  if (row.executedQueries !== f.succeeded) {
-    reasons.push(`the database executed ${row.executedQueries} world queries for ${f.succeeded} successful requests (must be equal)`);
+  // Every request that succeeded ran its query; a request the client gave up on may have run
+  // its query too (wasted work: row.wastedQueries, a result). Outside [succeeded, sent] the count
+  // itself is wrong: queries lost, or queries the run never asked for.
+  const succeeded = f.allSucceeded ?? f.succeeded;
+  const sent = f.allRequests ?? f.requests;
+  if (row.executedQueries < succeeded) {
+    reasons.push(`the database executed ${row.executedQueries} world queries for ${succeeded} successful requests (fewer than succeeded)`);
+  } else if (row.executedQueries > sent) {
+    reasons.push(`the database executed ${row.executedQueries} world queries for ${sent} requests sent (more than sent)`);
   }
   reasons.push(...limitsReasons(row));
+  reasons.push(...cpusetReasons(row));
   return { valid: reasons.length === 0, reasons };
 }

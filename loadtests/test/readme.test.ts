@@ -51,7 +51,7 @@ test('the peak memory cell is the highest over the levels shown, proxied levels 
 });
 
 test('invalid rows get a footnote with the runner\'s reason; a model without rows is said to be not in the run; the time line says what was measured', () => {
-  const run = fakeRun((r) => { r.rows = r.rows.filter((row) => (row.model as string) !== 'goroutines'); });
+  const run = fakeRun((r) => { r.rows = r.rows.filter((row) => (row.model) !== 'goroutines'); });
   const section = renderResults(run);
   if (run.rows.some((r) => !r.validity.valid)) assert.match(section, /¹ Marked \*\*invalid\*\* by the runner: /);
   assert.match(section, /\| goroutines \(Go net\/http[^|]*\| not in this run \|/);

@@ -4,6 +4,9 @@
 //   EXECUTOR       constant-vus (VUS, each thinks THINK_TIME_S between requests) or
 //                  constant-arrival-rate (RATE requests/s, up to MAX_VUS)
 //   DURATION, REQUEST_TIMEOUT (e.g. 20s, 5s): every request and the run are bounded.
+//   HOLD_VUS, HOLD_THINK_S, HOLD_RAMP_S  db-load.js only: VUs that mostly hold an idle
+//                  keep-alive connection (exponential think, mean HOLD_THINK_S) beside the
+//                  measured scenario, their first requests spread over HOLD_RAMP_S.
 
 const ROWS = 10_000;
 const MARK = '@@K6_SUMMARY@@';
@@ -21,6 +24,10 @@ export function runOptions(env, defaultTimeout) {
     thinkTimeS: Number(env.THINK_TIME_S ?? '0'),
     timeout,
     timeoutS: Number(timeout.replace(/s$/, '')),
+    durationS: Number((env.DURATION ?? '10s').replace(/s$/, '')),
+    holdVus: Number(env.HOLD_VUS ?? '0'),
+    holdThinkS: Number(env.HOLD_THINK_S ?? '30'),
+    holdRampS: Number(env.HOLD_RAMP_S ?? '0'),
   };
 }
 
