@@ -25,6 +25,8 @@ type units struct {
 }
 
 type dbEvidence struct {
+	// DelayMs is DB_DELAY_MS: what each /db statement waits inside Postgres.
+	DelayMs        int64     `json:"delayMs"`
 	PoolMaxPerUnit int       `json:"poolMaxPerUnit"`
 	Pools          int       `json:"pools"`
 	Pool           poolStats `json:"pool"`
@@ -47,6 +49,8 @@ type goExtra struct {
 	GoVersion  string      `json:"goVersion"`
 	// PeakSampleMs: the two maxima are sampled at every request and on this interval.
 	PeakSampleMs int64 `json:"peakSampleMs"`
+	// UnitsCrashed: handler goroutines that panicked (each ends only its own connection).
+	UnitsCrashed int64 `json:"unitsCrashed"`
 }
 
 type evidence struct {
@@ -117,14 +121,14 @@ func (r *recorder) evidence(tid int) evidence {
 		InFlight:      r.inFlight.pair(),
 		RequestsTotal: r.total.Load(),
 		DB: dbEvidence{
-			PoolMaxPerUnit: r.db.cfg.poolMax, Pools: 1, Pool: r.db.stats(), MaxConnections: r.db.cfg.poolMax,
+			DelayMs: int64(r.db.delaySeconds * 1000), PoolMaxPerUnit: r.db.cfg.poolMax, Pools: 1, Pool: r.db.stats(), MaxConnections: r.db.cfg.poolMax,
 		},
 		Memory: memoryEvidence{RSSBytes: residentBytes(), Processes: 1},
 		Cgroup: readCgroup(),
 		Extra: goExtra{
 			Goroutines: r.goroutines.pair(), OSThreads: r.threads.pair(),
 			GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), GoVersion: runtime.Version(),
-			PeakSampleMs: peakSampleInterval.Milliseconds(),
+			PeakSampleMs: peakSampleInterval.Milliseconds(), UnitsCrashed: r.unitsCrashed.Load(),
 		},
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -22,6 +23,27 @@ type service struct {
 	routes map[string]route
 	stats  *recorder
 	log    *slog.Logger
+	outage outageLog
+}
+
+// outageLog writes the driver's detail of an outage (which the 503 body leaves out) at
+// most once a second, as the Node models do: under overload every request fails alike.
+type outageLog struct {
+	mu      sync.Mutex
+	lastAt  time.Time
+	omitted int
+}
+
+func (o *outageLog) log(log *slog.Logger, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if time.Since(o.lastAt) < time.Second {
+		o.omitted++
+		return
+	}
+	log.Warn("database unavailable: answered 503", "err", err.Error(), "similarOmitted", o.omitted)
+	o.lastAt = time.Now()
+	o.omitted = 0
 }
 
 func newService(db *store, stats *recorder, log *slog.Logger) *service {
@@ -70,7 +92,7 @@ func (s *service) readyz(db *store) route {
 // only that (the driver's message names hosts and ports). Anything else is a 500.
 func (s *service) failure(err error) reply {
 	if errors.Is(err, errUnavailable) {
-		s.log.Debug("database unavailable", "err", err.Error())
+		s.outage.log(s.log, err)
 		return errorReply(503, "database_unavailable", "the database is unavailable; retry shortly").with("Retry-After", "1")
 	}
 	s.log.Error("request failed", "err", err.Error())
@@ -105,8 +127,21 @@ func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := &statusWriter{ResponseWriter: w, status: 200}
 	s.stats.started()
-	defer func() { s.stats.finished(label, rec.status, time.Since(started)) }()
+	aborted := false
+	defer func() {
+		// A handler goroutine that panicked is this model's crashed unit: counted, then
+		// net/http's own recovery closes that one connection and the server goes on.
+		if p := recover(); p != nil {
+			s.stats.unitsCrashed.Add(1)
+			s.stats.finished(label, http.StatusInternalServerError, false, time.Since(started))
+			panic(p)
+		}
+		s.stats.finished(label, rec.status, aborted, time.Since(started))
+	}()
 	s.answer(rec, r, path, found, tid).send(rec, r.Method == http.MethodHead)
+	// net/http buffers the response; flushing it here tells whether it reached the client:
+	// a client that went away (reset) makes the write fail, one that only half-closed does not.
+	aborted = http.NewResponseController(rec).Flush() != nil
 }
 
 func (s *service) answer(w http.ResponseWriter, r *http.Request, path string, found route, tid int) reply {
@@ -138,3 +173,6 @@ func (w *statusWriter) WriteHeader(status int) {
 	w.status = status
 	w.ResponseWriter.WriteHeader(status)
 }
+
+// Unwrap lets http.ResponseController reach the connection's own writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -32,6 +32,8 @@ type recorder struct {
 	accepted    atomic.Int64
 	goroutines  peak
 	threads     peak
+	// unitsCrashed: handler goroutines that panicked.
+	unitsCrashed atomic.Int64
 
 	requests      *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
@@ -44,7 +46,7 @@ func newRecorder(db *store) *recorder {
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"model": model}, r.registry)
 	// Go's own runtime and process metrics, as prom-client's defaults are Node's.
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	r.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "http_requests_total", Help: "Requests answered, by route and status."}, []string{"route", "status"})
+	r.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "http_requests_total", Help: "Requests by route and status; status=\"aborted\": the client went away before the response was sent."}, []string{"route", "status"})
 	r.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "http_request_duration_seconds", Help: "Time from request to response end.", Buckets: latencyBuckets}, []string{"route"})
 	r.inFlightGauge = prometheus.NewGauge(prometheus.GaugeOpts{Name: "http_requests_in_flight", Help: "Requests being served now, across all units."})
 	r.inFlightMax = prometheus.NewGauge(prometheus.GaugeOpts{Name: "http_requests_in_flight_max", Help: "Most requests ever in flight at once since start."})
@@ -71,10 +73,18 @@ func (r *recorder) started() {
 	r.goroutines.raise(int64(runtime.NumGoroutine()))
 }
 
-func (r *recorder) finished(route string, status int, took time.Duration) {
+// finished counts one request. aborted: the client went away before the response was
+// sent (net/http cancels the request's context when the connection closes); it is
+// counted status="aborted", as the Node models do, and its time is left out of the
+// latency histogram (it is the client's patience, not the model's latency).
+func (r *recorder) finished(route string, status int, aborted bool, took time.Duration) {
 	r.inFlight.add(-1)
 	r.total.Add(1)
 	r.inFlightGauge.Set(float64(r.inFlight.now.Load()))
+	if aborted {
+		r.requests.WithLabelValues(route, "aborted").Inc()
+		return
+	}
 	r.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 	r.latency.WithLabelValues(route).Observe(took.Seconds())
 }
