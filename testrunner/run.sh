@@ -15,7 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 checkout=$PWD
-image=${TEST_IMAGE:-concurrency-models-test}
+# One tag per checkout: the image holds the modules at the checkout's path.
+image=${TEST_IMAGE:-concurrency-models-test:$(printf '%s' "$checkout" | cksum | cut -d' ' -f1)}
 [ $# -gt 0 ] || { echo "usage: testrunner/run.sh <command> [args...]" >&2; exit 2; }
 
 command -v docker >/dev/null 2>&1 || { echo "testrunner: no Node 24 here and no docker command: install Docker (https://docs.docker.com/engine/install/) or Node 24 (see README, Prerequisites)" >&2; exit 1; }
