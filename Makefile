@@ -1,28 +1,81 @@
-# The commands of this project. `make help` lists them.
+# The commands of this project. `make help` lists them and the variables they take.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NODE ?= node
 NPM ?= npm
 
-.PHONY: help install check test node-version
+.PHONY: help install check test node-version docker-running test-image
 
-help: ## List the commands
-	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+help: ## List the commands and the variables they take
+	@echo 'Commands (make <command> [VARIABLE=value ...]):'
+	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@echo 'Variables (now: the value this make would use):'
+	@printf '  %-26s %s\n' 'PROFILE=$(PROFILE)' 'make load: the load profile, one of loadtests/scenarios.json (smoke is a quick check, small fits 2 cores)'
+	@printf '  %-26s %s\n' 'MODELS=$(MODELS)' 'make load / resilience: only these models, comma-separated (empty: all of models.json)'
+	@printf '  %-26s %s\n' 'EXPERIMENTS=$(EXPERIMENTS)' 'make resilience: outage,overload,shutdown,slowloris (empty: outage,overload,shutdown)'
+	@printf '  %-26s %s\n' 'RUN=$(RUN)' 'make check-report: the results folder to check'
+	@printf '  %-26s %s\n' 'SERVICE=$(SERVICE)' 'make logs: one service only (empty: all)'
+	@printf '  %-26s %s\n' 'TEST_RUNNER=$(TEST_RUNNER)' 'make check / test: host (this Node 24) or docker (the test runner container; the default without Node 24)'
+	@printf '  %-26s %s\n' 'COMPOSE=$(COMPOSE)' 'the compose command of make up / down / ps / logs / load'
+
+# --- tests. With Node 24 on the host they run here; without it (no node, or an older one)
+# in the test runner container (testrunner/), so a host needs only Docker and make.
+HOST_NODE_OK := $(shell $(NODE) -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 24 ? 0 : 1)' >/dev/null 2>&1 && echo yes)
+TEST_RUNNER ?= $(if $(HOST_NODE_OK),host,docker)
+# The same commands either way.
+CHECK_COMMANDS = npm run --silent typecheck && npm run --silent lint
+TEST_COMMANDS = npm test
 
 node-version:
-	@$(NODE) -e 'const [major] = process.versions.node.split(".").map(Number); if (major < 24) { console.error(`Node 24 or newer is required (this is ${process.version}): see README, Prerequisites`); process.exit(1); }'
+	@command -v $(NODE) >/dev/null 2>&1 || { echo 'make: no node command: install Node 24 (see README, Prerequisites), or use make test / make check, which need only Docker' >&2; exit 1; }
+	@$(NODE) -e 'const [major] = process.versions.node.split(".").map(Number); if (major < 24) { console.error(`make: Node 24 or newer is required, this is node $${process.version} ($(NODE)): install Node 24 (see README, Prerequisites), or use make test / make check, which need only Docker`); process.exit(1); }'
+
+docker-running:
+	@command -v docker >/dev/null 2>&1 || { echo 'make: no docker command: install Docker Engine (https://docs.docker.com/engine/install/) and start it' >&2; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo 'make: the Docker daemon does not answer (docker info failed): start it (e.g. sudo systemctl start docker), or add yourself to the docker group' >&2; exit 1; }
 
 node_modules/.package-lock.json: package-lock.json package.json | node-version
 	$(NPM) ci --no-audit --no-fund
 
-install: node-version node_modules/.package-lock.json ## Install the workspace from the lockfile (npm ci)
+ifeq ($(TEST_RUNNER),host)
+install: node-version node_modules/.package-lock.json ## Install the workspace from the lockfile (npm ci; without a host Node 24: build the test runner image)
 
 check: install ## Type check (tsc --noEmit) and lint (eslint)
 	$(NPM) run --silent typecheck
 	$(NPM) run --silent lint
 
-test: check ## Run every test (needs Docker: tests start a real Postgres with testcontainers)
+test: check ## Run every test after check (needs Docker: a real Postgres via testcontainers, the compose test; without a host Node 24 it all runs in a container)
 	$(NPM) test
+else ifeq ($(TEST_RUNNER),docker)
+SAY_CONTAINER = @echo 'make $@: $(if $(HOST_NODE_OK),TEST_RUNNER=docker,no Node 24 here ($(NODE): $(or $(shell $(NODE) --version 2>/dev/null),not found))): running in the test runner container (testrunner/)'
+install: test-image
+check: docker-running
+	$(SAY_CONTAINER)
+	testrunner/run.sh sh -c '$(CHECK_COMMANDS)'
+test: docker-running
+	$(SAY_CONTAINER)
+	testrunner/run.sh sh -c '$(CHECK_COMMANDS) && $(TEST_COMMANDS)'
+else
+install check test:
+	@echo 'make: TEST_RUNNER=$(TEST_RUNNER): use host or docker' >&2; exit 1
+endif
+
+test-image: docker-running ## Build the test runner image (testrunner/Dockerfile: Node 24, the workspace, Go, Docker CLI, compose)
+	testrunner/run.sh true
+
+# --- what the container targets need, checked first with a one-line way out.
+.PHONY: compose-ready k6-image
+K6_IMAGE = $(shell grep -oE 'grafana/k6:[0-9.]+' loadtests/src/docker.ts | head -1)
+
+compose-ready: docker-running
+	@$(COMPOSE) version >/dev/null 2>&1 || { echo 'make: $(COMPOSE) does not work: install the compose plugin (Docker Engine docs, "Install the Compose plugin"), or set COMPOSE=docker-compose' >&2; exit 1; }
+
+k6-image: docker-running
+	@docker image inspect $(K6_IMAGE) >/dev/null 2>&1 || { echo 'pulling $(K6_IMAGE): make load runs k6 in it'; docker pull --quiet $(K6_IMAGE) >/dev/null; } \
+	  || { echo 'make: the k6 image $(K6_IMAGE) is not here and docker pull failed: run docker pull $(K6_IMAGE) where the registry is reachable' >&2; exit 1; }
+
+up down ps logs load resilience slowloris: compose-ready
+resilience load: k6-image
 
 # --- containers (docker-compose.yml). One compose project for make up/down/ps/logs.
 COMPOSE ?= docker compose
@@ -64,8 +117,8 @@ load: ## Load-test the models of make up with k6 (PROFILE=auto|full|small|smoke,
 .PHONY: check-report
 RUN ?= results/latest
 
-check-report: node-version ## Check a load run (RUN=results/latest): report.md exists and every row has a validity and a seed verdict
-	$(NODE) loadtests/src/check-report.ts $(RUN)
+check-report: ## Check a load run (RUN=results/latest): report.md exists and every row has a validity and a seed verdict
+	$(if $(filter host,$(TEST_RUNNER)),$(NODE),testrunner/run.sh node) loadtests/src/check-report.ts $(RUN)
 
 # --- readme: the README's results section, written from a committed run (loadtests/src/readme.ts).
 .PHONY: readme
