@@ -86,7 +86,7 @@ COMPOSE_NO_SECRET = DB_PASSWORD=$${DB_PASSWORD:-unused} $(COMPOSE)
 
 .PHONY: up down ps logs
 
-up: ## Build and start db, the six models and nginx; wait until healthy; print URLs and limits
+up: ## Build and start db, the seven models (models.json) and nginx; wait until healthy; print URLs and limits
 	@COMPOSE='$(COMPOSE)' deploy/up.sh
 
 down: ## Stop and remove the containers, networks and volumes of make up
