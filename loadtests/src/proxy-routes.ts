@@ -2,11 +2,24 @@
 // (or restarted) since then may have a new address, even another model's old one: nginx
 // then sends /eventloop/ to M:N without an error anywhere. Rows through the proxy are only
 // worth measuring when each path reaches its own model.
-import { fetchEvidence } from './sampler.ts';
+
+/**
+ * The model that answered a proxy path's /healthz, from its x-model header (the proxy keeps
+ * /model and /metrics to the compose network, so the evidence endpoint is not the probe).
+ */
+async function answeredBy(url: string, timeoutMs: number): Promise<string | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { connection: 'close' } });
+    await res.arrayBuffer();
+    return res.ok ? (res.headers.get('x-model') ?? undefined) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** One line per proxy path that does not reach its own model; empty when every route is right. */
 export async function wrongProxyRoutes(models: readonly string[], proxyBase = 'http://proxy:8080'): Promise<string[]> {
-  const answers = await Promise.all(models.map(async (model) => [model, (await fetchEvidence(`${proxyBase}/${model}`, 5_000))?.model] as const));
+  const answers = await Promise.all(models.map(async (model) => [model, await answeredBy(`${proxyBase}/${model}/healthz`, 5_000)] as const));
   return answers.filter(([model, answered]) => answered !== model)
     .map(([model, answered]) => `/${model}/ ${answered === undefined ? 'did not answer' : `reaches ${answered}`}`);
 }

@@ -7,11 +7,11 @@ import type { AddressInfo } from 'node:net';
 import { assertProxyRoutes, wrongProxyRoutes } from '../src/proxy-routes.ts';
 
 test('a proxy path that reaches another model, or nothing, is named; the right ones are not', async () => {
-  const answeredBy: Record<string, string> = { '/eventloop/model': 'mn', '/mn/model': 'mn', '/prefork/model': 'prefork' };
+  const answeredBy: Record<string, string> = { '/eventloop/healthz': 'mn', '/mn/healthz': 'mn', '/prefork/healthz': 'prefork' };
   const proxy = createServer((req, res) => {
     const model = answeredBy[req.url ?? ''];
-    res.writeHead(model === undefined ? 502 : 200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(model === undefined ? { statusCode: 502 } : { model }));
+    res.writeHead(model === undefined ? 502 : 200, { 'content-type': 'application/json', ...(model === undefined ? {} : { 'x-model': model }) });
+    res.end(JSON.stringify(model === undefined ? { statusCode: 502 } : { status: 'ok' }));
   }).listen(0, '127.0.0.1');
   await once(proxy, 'listening');
   try {
