@@ -14,6 +14,7 @@ import { extractSummary, loadFigures } from './k6-summary.ts';
 import { judgeRows, renderReport, topRows, type Environment } from './report.ts';
 import type { Row } from './row.ts';
 import { HeldSampler, Ticker, fetchEvidence, type HeldSample, type ModelEvidence, type TickSample } from './sampler.ts';
+import { modelSpec } from './models.ts';
 import { QUERY_FLOOR_S, levelSeconds, neededInFlight, offeredRate, type Level, type ModelName, type Profile } from './scenarios.ts';
 
 export interface RunPlan {
@@ -135,6 +136,9 @@ export interface ModelStart {
   proxyRoutesWrong: string[];
 }
 
+/** Concurrent requests that open a pooled model's database connections before a held level. */
+const WARM_POOL_REQUESTS = 150;
+
 export class Runner {
   readonly #docker: Docker;
   readonly #db: Database;
@@ -238,6 +242,23 @@ export class Runner {
     plan.log(`${model}: idle baseline ${memory === null ? 'n/a' : `${(memory / 2 ** 20).toFixed(1)} MiB`} (cgroup, no inactive file cache), RSS ${evidence === undefined ? 'n/a' : `${(evidence.memory.rssBytes / 2 ** 20).toFixed(1)} MiB`} over ${evidence?.memory.processes ?? '?'} process(es)${quiet ? '' : '; not idle within 30 s'}`);
   }
 
+  /**
+   * A held level has no k6 warm-up (it would connect 5,000 holders twice): a pooled model
+   * (one shared pool per process or thread, no unit per connection, no bound) gets its
+   * database connections opened first by a burst of concurrent requests, so the row's tail
+   * is the model's and not Postgres forking backends for a pool that grows mid-measurement.
+   */
+  async #warmPool(model: ModelName): Promise<void> {
+    const spec = modelSpec(model);
+    if (spec.perConnection || spec.bounded !== null) return;
+    const burst = WARM_POOL_REQUESTS;
+    const url = `${this.#plan.modelUrl(model)}/db?id=1`;
+    const answers = await Promise.all(Array.from({ length: burst }, () => fetch(url, { signal: AbortSignal.timeout(10_000) })
+      .then(async (res) => { await res.arrayBuffer(); return res.status; }, () => 0)));
+    await settle(this.#plan.modelUrl(model), this.#db, 30_000);
+    this.#plan.log(`${model}: database pool warmed by ${burst} concurrent requests (${answers.filter((s) => s === 200).length} answered 200)`);
+  }
+
   /** nginx resolved the upstreams when it started: after a restart each path must still reach its own model. */
   async #checkRoutes(model: ModelName): Promise<void> {
     const wrong = await wrongProxyRoutes(this.#plan.models);
@@ -259,6 +280,7 @@ export class Runner {
 
     // One model under load at a time: the previous level's backlog drains first.
     await settle(plan.modelUrl(model), this.#db, 30_000);
+    if ((level.holdConnections ?? 0) > 0) await this.#warmPool(model);
     if (level.warmupS > 0) await this.#k6(model, level, 'warmup', level.warmupS);
     if (!(await settle(plan.modelUrl(model), this.#db, 30_000))) log(`${label}: still busy 30 s after the warm-up; measuring anyway`);
     this.#secondsLeft -= level.warmupS;
