@@ -320,7 +320,9 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
           const { inFlight } = (await get(direct(model, '/model'), { timeoutMs: 10_000 })).json<{ inFlight: { now: number } }>();
           // /model itself is in flight while it answers.
           return inFlight.now - 1 >= count ? true : undefined;
-        }, DB_DELAY_MS / 2, 20);
+          // Within three quarters of the delay: every request is still running when docker stop
+          // follows (a thread per connection takes ~30 ms to start each of them on 2 cores).
+        }, (DB_DELAY_MS * 3) / 4, 20);
       } else {
         // Every worker busy: /model would wait for one of them. A fifth of DB_DELAY_MS is
         // ample for `count` connections on loopback to reach a worker each.
