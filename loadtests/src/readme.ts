@@ -163,7 +163,7 @@ export function renderTime(run: Run): string {
   const host = `${run.env.host.cores}-core`;
   const t = run.timings;
   const missing = [t.makeUpS === undefined ? '`makeUpS`' : null, t.makeTestS === undefined ? '`makeTestS`' : null].filter((x) => x !== null);
-  const placeholder = missing.length === 0 ? '' : ` (PLACEHOLDER: not measured yet on this host; to fill in, put ${missing.join(' and ')}, in seconds, in \`${run.path}/timings.json\` and run \`make readme\`)`;
+  const placeholder = missing.length === 0 ? '' : ` (${missing.join(' and ')} in \`${run.path}/timings.json\`, in seconds, fill these in: \`make readme\`)`;
   const measured = (s: number | undefined, what: string) => `${what}: ${s === undefined ? 'not measured' : minutes(s)}`;
   return [
     `How long, on the ${host} host of the reference run: \`make load\` (profile \`${run.env.profile}\`) ran ${load} from the runner's start to its end (\`environment.json\`); ${measured(t.makeUpS, '`make up`')}; ${measured(t.makeTestS, '`make test`')}${placeholder}. On an 8-core host: not measured.`,

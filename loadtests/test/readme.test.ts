@@ -54,13 +54,15 @@ test('invalid rows get a footnote with the runner\'s reason; a model without row
   const run = fakeRun((r) => { r.rows = r.rows.filter((row) => (row.model) !== 'goroutines'); });
   const section = renderResults(run);
   if (run.rows.some((r) => !r.validity.valid)) assert.match(section, /¹ Marked \*\*invalid\*\* by the runner: /);
-  assert.match(section, /\| goroutines \(Go net\/http[^|]*\| not in this run \|/);
+  // A model the run did not measure still has its line, saying so.
+  const absent = fakeRun((r) => { r.rows = r.rows.filter((row) => row.model !== 'goroutines'); });
+  assert.match(renderResults(absent), /\| goroutines \(Go net\/http[^|]*\| not in this run \|/);
   assert.match(renderTime(run), /ran \d+ (min|s) from the runner's start to its end/);
   const untimed = fakeRun((r) => { r.timings = {}; });
-  assert.match(renderTime(untimed), /`make test`: not measured \(PLACEHOLDER: not measured yet on this host; to fill in, put `makeUpS` and `makeTestS`/);
+  assert.match(renderTime(untimed), /`make test`: not measured \(`makeUpS` and `makeTestS` in `results\/reference\/[^`]+\/timings\.json`, in seconds, fill these in: `make readme`\)/);
   const timed = fakeRun((r) => { r.timings = { makeTestS: 187, makeUpS: 43 }; });
   assert.match(renderTime(timed), /`make up`: 43 s; `make test`: 3 min\. On an 8-core host: not measured/);
-  assert.doesNotMatch(renderTime(timed), /PLACEHOLDER/);
+  assert.doesNotMatch(renderTime(timed), /timings\.json/);
 });
 
 test('writeRegions refuses a README without the markers rather than appending', () => {
