@@ -122,8 +122,14 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // A run that stops half-way still writes the rows it measured (a report of what was done),
+  // then fails.
+  let stopped: unknown;
   try {
     await runner.runAll();
+  } catch (err) {
+    stopped = err;
+    log(`the run stopped after ${runner.rows.length} level(s): ${err instanceof Error ? err.message : String(err)}; writing the report of what was measured`);
   } finally {
     await db.close();
   }
@@ -180,6 +186,7 @@ async function main(): Promise<number> {
   log(`done: ${written.report}`);
   for (const line of written.summary) console.log(`  ${line}`);
   if (written.invalid > 0) log(`${written.invalid} row(s) invalid: the reasons are in the report`);
+  if (stopped !== undefined) throw stopped instanceof Error ? stopped : new Error(`the run stopped: ${JSON.stringify(stopped)}`);
   return 0;
 }
 
