@@ -65,7 +65,7 @@ describe('unbounded (the classic model)', () => {
       const held = await evidence(svc);
       assert.equal(held.units.alive, 10 + 1, '10 held connections + the one asking');
       assert.equal(held.memory.processes, 1 + 10 + 1);
-      assert.deepEqual(held.db, { delayMs: 50, poolMaxPerUnit: 1, pools: 11, maxConnections: 11 });
+      assert.deepEqual(held.db, { delayMs: 500, poolMaxPerUnit: 1, pools: 11, maxConnections: 11 });
     } finally {
       agent.destroy(); // the clients close their connections
     }

@@ -59,6 +59,9 @@ describe('blocking (POOL_SIZE=1)', () => {
 
   test('concurrent requests are served strictly one after another, by one process', async () => {
     await get(`${svc.url}/db?id=1`); // the worker opens its database connection
+    // The worker reports idle once that connection has closed (over IPC): until the master has
+    // heard it, the three below would all queue and the third would find QUEUE_MAX=2 full.
+    await sleep(200);
     const sent = performance.now();
     const responses = await Promise.all(Array.from({ length: 3 }, (_, i) => get(`${svc.url}/db?id=${i + 1}`)));
     assert.deepEqual(responses.map((r) => r.status), [200, 200, 200]);

@@ -78,7 +78,7 @@ describe('unbounded (the classic model)', () => {
     assert.equal(settled.units.started - before.units.started, 10 + 1 + 1, '10 for the burst, 1 for each /model request');
     assert.equal(settled.units.kind, 'thread');
     assert.equal(settled.units.limit, null);
-    assert.deepEqual(settled.db, { delayMs: 50, poolMaxPerUnit: 100, pools: 1, pool: settled.db.pool, maxConnections: 100 });
+    assert.deepEqual(settled.db, { delayMs: 500, poolMaxPerUnit: 100, pools: 1, pool: settled.db.pool, maxConnections: 100 });
     assert.deepEqual(settled.memory.processes, 1);
     await waitFor('the OS thread count to return to idle', () => Promise.resolve(osThreads(pid) <= idle ? true : undefined), 5_000);
   });
