@@ -2,12 +2,13 @@
 // exits when its connection closes; the parent reaps it, and its database connection
 // goes with it. Checked from outside: the kernel's process table and pg_stat_activity.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Evidence } from '@models/common';
-import { assertBoundThenQueueThen503, assertResetClientsCostNoUnit, get, rawRequest, startService, startTestDatabase, waitFor, type RunningService, type TestDatabase } from '@models/common/testing';
+import { assertBoundThenQueueThen503, assertResetClientsCostNoUnit, get, rawRequest, startService, startTestDatabase, waitFor, type RunningService, type ServiceTarget, type TestDatabase } from '@models/common/testing';
 
 const ENTRY = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 let db: TestDatabase;
@@ -178,30 +179,79 @@ describe('MAX_PROCS=1: queued clients that reset', () => {
   });
 });
 
+/**
+ * The container's pids_limit, reproduced around one service: a pids cgroup of our own where
+ * cgroup v1 is writable (a root host), otherwise RLIMIT_NPROC on a user of the service's own
+ * (as root in a container, the test runner's case: its cgroups are read-only). Either way the
+ * limit is set to the tasks the service has now, so its next fork() fails with EAGAIN.
+ */
+interface ForkLimit {
+  /** How to start the service so the limit can apply to it. */
+  target: ServiceTarget;
+  /** Not one task more than `pid` has now. */
+  clamp(pid: number): void;
+  lift(pid: number): void;
+  cleanup(): Promise<void>;
+}
+
+const SERVICE_UID = '54321'; // a user nothing else on the machine runs as: RLIMIT_NPROC counts all its tasks
+
+function forkLimit(): ForkLimit | string {
+  const cgroup = `/sys/fs/cgroup/pids/forking-test-${process.pid}`;
+  try {
+    mkdirSync(cgroup);
+    return {
+      target: ENTRY,
+      clamp(pid) {
+        writeFileSync(`${cgroup}/cgroup.procs`, String(pid)); // the whole process, every thread
+        writeFileSync(`${cgroup}/pids.max`, readFileSync(`${cgroup}/pids.current`, 'utf8').trim());
+      },
+      lift: () => writeFileSync(`${cgroup}/pids.max`, 'max'),
+      async cleanup() {
+        await waitFor('the cgroup to empty', () => Promise.resolve(readFileSync(`${cgroup}/cgroup.procs`, 'utf8').trim() === '' ? true : undefined), 5_000);
+        rmdirSync(cgroup);
+      },
+    };
+  } catch (err) {
+    const noCgroup = (err as Error).message;
+    if (process.getuid?.() !== 0) return `no writable pids cgroup (${noCgroup}) and not root, so no user of its own for RLIMIT_NPROC`;
+    // setpriv drops root (and with it every capability: the limit applies), then execs node,
+    // so the pid is the service's. prlimit runs as that user too: root without CAP_SYS_RESOURCE
+    // (Docker's default) may not change another user's limits.
+    const asServiceUser = ['--reuid', SERVICE_UID, '--regid', SERVICE_UID, '--clear-groups'];
+    const setSoftLimit = (pid: number, soft: string) => execFileSync('setpriv', [...asServiceUser, 'prlimit', `--pid=${pid}`, `--nproc=${soft}:`]);
+    let original = 'unlimited';
+    return {
+      target: { command: 'setpriv', args: [...asServiceUser, process.execPath, ENTRY] },
+      clamp(pid) {
+        original = /^Max processes\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.[1] ?? 'unlimited';
+        setSoftLimit(pid, String(readdirSync(`/proc/${pid}/task`).length)); // its threads are all the user has
+      },
+      lift: (pid) => setSoftLimit(pid, original),
+      cleanup: () => Promise.resolve(),
+    };
+  }
+}
+
 describe('faults stay in their process', () => {
   test('fork() failing at the pids limit (EAGAIN) answers 503 unit_start_failed, and forks again once there is room', async (t) => {
-    // The container's pids_limit, reproduced with a pids cgroup of our own around the service.
-    const cgroup = `/sys/fs/cgroup/pids/forking-test-${process.pid}`;
-    try {
-      mkdirSync(cgroup);
-    } catch (err) {
-      t.skip(`no writable pids cgroup here (${(err as Error).message})`);
+    const limit = forkLimit();
+    if (typeof limit === 'string') {
+      t.skip(limit);
       return;
     }
-    const svc = await startService(ENTRY, { ...db.env });
+    const svc = await startService(limit.target, { ...db.env });
     try {
       assert.equal((await get(`${svc.url}/db?id=1`)).status, 200);
       await noChildrenLeft(svc.child.pid!);
-      writeFileSync(`${cgroup}/cgroup.procs`, String(svc.child.pid)); // the whole process, every thread
-      // Not one task more than the parent has now: the next fork() fails with EAGAIN.
-      writeFileSync(`${cgroup}/pids.max`, readFileSync(`${cgroup}/pids.current`, 'utf8').trim());
+      limit.clamp(svc.child.pid!);
       const refused = await get(`${svc.url}/db?id=2`);
       assert.equal(refused.status, 503, refused.body);
       assert.equal(refused.json<{ error: string }>().error, 'unit_start_failed');
       assert.equal(refused.headers['retry-after'], '1');
       assert.equal(Number(refused.headers['x-pid']), svc.child.pid, 'the parent answered');
       await waitFor('the failed fork in the log', () => Promise.resolve(/could not start a child/.test(svc.output()) ? true : undefined), 5_000);
-      writeFileSync(`${cgroup}/pids.max`, 'max');
+      limit.lift(svc.child.pid!);
       assert.equal((await get(`${svc.url}/db?id=3`)).status, 200);
       const now = await evidence(svc);
       assert.equal(now.units.alive, 1, 'the failed fork is not counted as alive');
@@ -209,8 +259,7 @@ describe('faults stay in their process', () => {
       assert.equal(now.inFlight.now, 1, 'only this /model request');
     } finally {
       await svc.stop('SIGKILL');
-      await waitFor('the cgroup to empty', () => Promise.resolve(readFileSync(`${cgroup}/cgroup.procs`, 'utf8').trim() === '' ? true : undefined), 5_000);
-      rmdirSync(cgroup);
+      await limit.cleanup();
     }
   });
 
