@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE ?= node
 NPM ?= npm
 
-.PHONY: help install check test node-version docker-running test-image
+.PHONY: help install check format test node-version docker-running test-image
 
 help: ## List the commands and the variables they take
 	@echo 'Commands (make <command> [VARIABLE=value ...]):'
@@ -23,7 +23,7 @@ help: ## List the commands and the variables they take
 HOST_NODE_OK := $(shell $(NODE) -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 24 ? 0 : 1)' >/dev/null 2>&1 && echo yes)
 TEST_RUNNER ?= $(if $(HOST_NODE_OK),host,docker)
 # The same commands either way.
-CHECK_COMMANDS = npm run --silent typecheck && npm run --silent lint
+CHECK_COMMANDS = npm run --silent typecheck && npm run --silent lint && npm run --silent format:check
 TEST_COMMANDS = npm test
 
 node-version:
@@ -40,9 +40,13 @@ node_modules/.package-lock.json: package-lock.json package.json | node-version
 ifeq ($(TEST_RUNNER),host)
 install: node-version node_modules/.package-lock.json ## Install the workspace from the lockfile (npm ci; without a host Node 24: build the test runner image)
 
-check: install ## Type check (tsc --noEmit) and lint (eslint)
+check: install ## Type check (tsc --noEmit), lint (eslint) and the formatting (prettier --check; make format rewrites)
 	$(NPM) run --silent typecheck
 	$(NPM) run --silent lint
+	$(NPM) run --silent format:check
+
+format: install ## Rewrite the sources in the project's format (prettier, .prettierrc.json)
+	$(NPM) run --silent format
 
 test: check ## Run every test after check (needs Docker: a real Postgres via testcontainers, the compose test; without a host Node 24 it all runs in a container)
 	$(NPM) test
@@ -52,11 +56,14 @@ install: test-image
 check: docker-running
 	$(SAY_CONTAINER)
 	testrunner/run.sh sh -c '$(CHECK_COMMANDS)'
+format: docker-running
+	$(SAY_CONTAINER)
+	testrunner/run.sh npm run --silent format
 test: docker-running
 	$(SAY_CONTAINER)
 	testrunner/run.sh sh -c '$(CHECK_COMMANDS) && $(TEST_COMMANDS)'
 else
-install check test:
+install check format test:
 	@echo 'make: TEST_RUNNER=$(TEST_RUNNER): use host or docker' >&2; exit 1
 endif
 

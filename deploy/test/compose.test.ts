@@ -59,8 +59,14 @@ async function compose(...args: string[]): Promise<string> {
 const containers = new Map<string, string>();
 async function containerOf(service: string): Promise<string> {
   if (containers.size === 0) {
-    const { stdout } = await run('docker', ['ps', '-a', '--filter', `label=com.docker.compose.project=${PROJECT}`,
-      '--format', '{{.Label "com.docker.compose.service"}} {{.ID}}']);
+    const { stdout } = await run('docker', [
+      'ps',
+      '-a',
+      '--filter',
+      `label=com.docker.compose.project=${PROJECT}`,
+      '--format',
+      '{{.Label "com.docker.compose.service"}} {{.ID}}',
+    ]);
     for (const line of stdout.trim().split('\n')) {
       const [name, id] = line.split(' ');
       if (name && id) containers.set(name, id);
@@ -82,10 +88,14 @@ async function unhealthyServices(): Promise<string> {
   for (const service of ['db', ...MODELS, ...(WITH_PROXY ? ['proxy'] : [])]) {
     const id = await containerOf(service).catch(() => undefined);
     if (id === undefined) continue;
-    const state = JSON.parse(await inspect(id, '{{json .State}}')) as { Status: string; Health?: { Status: string; Log?: { ExitCode: number; Output: string }[] } };
+    const state = JSON.parse(await inspect(id, '{{json .State}}')) as {
+      Status: string;
+      Health?: { Status: string; Log?: { ExitCode: number; Output: string }[] };
+    };
     if (state.Health?.Status === 'healthy') continue;
     const last = state.Health?.Log?.at(-1);
-    const check = last === undefined ? '' : `, last check exit ${last.ExitCode}${last.Output.trim() ? `: ${last.Output.trim().slice(0, 200)}` : ''}`;
+    const check =
+      last === undefined ? '' : `, last check exit ${last.ExitCode}${last.Output.trim() ? `: ${last.Output.trim().slice(0, 200)}` : ''}`;
     lines.push(`${service} is ${state.Health?.Status ?? state.Status}${check}`);
   }
   return lines.length === 0 ? 'every container is healthy' : lines.join('; ');
@@ -98,7 +108,11 @@ const proxied = (model: Model, path: string) => `http://127.0.0.1:${ports.get('p
 function exchange(url: string, payload: string, { halfClose = false, timeoutMs = 15_000 } = {}): Promise<string> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => socket.write(payload, () => { if (halfClose) socket.end(); }));
+    const socket = connect(Number(port), hostname, () =>
+      socket.write(payload, () => {
+        if (halfClose) socket.end();
+      }),
+    );
     const chunks: Buffer[] = [];
     socket.on('data', (c: Buffer) => {
       chunks.push(c);
@@ -124,7 +138,17 @@ function parseResponse(raw: string): { status: number; headers: Record<string, s
 }
 
 async function rowInDatabase(id: number): Promise<number> {
-  const { stdout: out } = await run('docker', ['exec', await containerOf('db'), 'psql', '-U', 'benchmarkdbuser', '-d', 'hello_world', '-tAc', `SELECT randomnumber FROM world WHERE id = ${id}`]);
+  const { stdout: out } = await run('docker', [
+    'exec',
+    await containerOf('db'),
+    'psql',
+    '-U',
+    'benchmarkdbuser',
+    '-d',
+    'hello_world',
+    '-tAc',
+    `SELECT randomnumber FROM world WHERE id = ${id}`,
+  ]);
   return Number(out.trim());
 }
 
@@ -136,48 +160,68 @@ async function assertRealRow(url: string, id: number): Promise<void> {
 }
 
 describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_000 }, () => {
-  before(async () => {
-    if (MISSING.length > 0) {
-      console.log(`# NOTE: no code yet for ${MISSING.join(', ')}: those services and the proxy are left out of this run`);
-    }
-    const hostCpus = Number((await run('docker', ['info', '--format', '{{.NCPU}}'])).stdout.trim());
-    cpus = Math.min(cpus, hostCpus);
-    const hostNofile = (await run('sh', ['-c', 'ulimit -Hn'])).stdout.trim();
-    for (const name of [...MODELS, 'proxy']) ports.set(name, await freePort());
-    env = {
-      ...process.env,
-      DB_PASSWORD: `test-${process.pid}`,
-      DB_ADMIN_PASSWORD: `test-admin-${process.pid}`,
-      DB_DELAY_MS: String(DB_DELAY_MS),
-      MODEL_CPUS: String(cpus),
-      MODEL_MEMORY: MEMORY,
-      NOFILE_LIMIT: hostNofile === 'unlimited' ? '65536' : String(Math.min(65536, Number(hostNofile))),
-      // Light enough for a test machine (100 workers need about 4 GB); the model is the same.
-      PREFORK_POOL_SIZE: '4',
-      PROXY_PORT: String(ports.get('proxy')),
-      ...Object.fromEntries(MODELS.map((m) => [`${envName(m)}_PORT`, String(ports.get(m))])),
-    };
-    await compose('up', '-d', '--build', 'db', ...MODELS, ...(WITH_PROXY ? ['proxy'] : [])).catch(async (err: unknown) => {
-      // compose names a dependency that never turned healthy only by its container id: name the service and what its check said.
-      throw new Error(`compose up failed: ${await unhealthyServices()}\n${err instanceof Error ? err.message.split('\n').filter((l) => /ERROR|error/.test(l)).join('\n') : String(err)}`);
-    });
-  }, { timeout: 1_200_000 }); // building every image from a cold cache on 2 cores takes minutes
+  before(
+    async () => {
+      if (MISSING.length > 0) {
+        console.log(`# NOTE: no code yet for ${MISSING.join(', ')}: those services and the proxy are left out of this run`);
+      }
+      const hostCpus = Number((await run('docker', ['info', '--format', '{{.NCPU}}'])).stdout.trim());
+      cpus = Math.min(cpus, hostCpus);
+      const hostNofile = (await run('sh', ['-c', 'ulimit -Hn'])).stdout.trim();
+      for (const name of [...MODELS, 'proxy']) ports.set(name, await freePort());
+      env = {
+        ...process.env,
+        DB_PASSWORD: `test-${process.pid}`,
+        DB_ADMIN_PASSWORD: `test-admin-${process.pid}`,
+        DB_DELAY_MS: String(DB_DELAY_MS),
+        MODEL_CPUS: String(cpus),
+        MODEL_MEMORY: MEMORY,
+        NOFILE_LIMIT: hostNofile === 'unlimited' ? '65536' : String(Math.min(65536, Number(hostNofile))),
+        // Light enough for a test machine (100 workers need about 4 GB); the model is the same.
+        PREFORK_POOL_SIZE: '4',
+        PROXY_PORT: String(ports.get('proxy')),
+        ...Object.fromEntries(MODELS.map((m) => [`${envName(m)}_PORT`, String(ports.get(m))])),
+      };
+      await compose('up', '-d', '--build', 'db', ...MODELS, ...(WITH_PROXY ? ['proxy'] : [])).catch(async (err: unknown) => {
+        // compose names a dependency that never turned healthy only by its container id: name the service and what its check said.
+        throw new Error(
+          `compose up failed: ${await unhealthyServices()}\n${
+            err instanceof Error
+              ? err.message
+                  .split('\n')
+                  .filter((l) => /ERROR|error/.test(l))
+                  .join('\n')
+              : String(err)
+          }`,
+        );
+      });
+    },
+    { timeout: 1_200_000 },
+  ); // building every image from a cold cache on 2 cores takes minutes
 
-  after(async () => {
-    await compose('down', '-v', '--rmi', 'local', '--remove-orphans').catch((err: unknown) => {
-      console.error(`compose down failed for ${PROJECT}:`, err);
-    });
-  }, { timeout: 120_000 });
+  after(
+    async () => {
+      await compose('down', '-v', '--rmi', 'local', '--remove-orphans').catch((err: unknown) => {
+        console.error(`compose down failed for ${PROJECT}:`, err);
+      });
+    },
+    { timeout: 120_000 },
+  );
 
   test('every container becomes healthy', async () => {
     const services = ['db', ...MODELS, ...(WITH_PROXY ? ['proxy'] : [])];
     for (const service of services) {
       const id = await containerOf(service);
-      await waitFor(`${service} healthy`, async () => {
-        const health = await inspect(id, '{{.State.Health.Status}}');
-        assert.notEqual(health, 'unhealthy', `${service} is unhealthy`);
-        return health === 'healthy' ? true : undefined;
-      }, 240_000, 1_000);
+      await waitFor(
+        `${service} healthy`,
+        async () => {
+          const health = await inspect(id, '{{.State.Health.Status}}');
+          assert.notEqual(health, 'unhealthy', `${service} is unhealthy`);
+          return health === 'healthy' ? true : undefined;
+        },
+        240_000,
+        1_000,
+      );
     }
   });
 
@@ -200,7 +244,11 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
     // image's default user, root, beside them.
     for (const service of ['db', ...MODELS, ...(WITH_PROXY ? ['proxy'] : [])]) {
       const { stdout } = await run('docker', ['top', await containerOf(service), '-o', 'pid,uid,comm']);
-      const processes = stdout.trim().split('\n').slice(1).map((line) => line.trim().split(/\s+/))
+      const processes = stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((line) => line.trim().split(/\s+/))
         .filter(([, , command]) => service !== 'db' || command === 'postgres');
       assert.ok(processes.length > 0, `${service}: no processes`);
       for (const [pid, uid, command] of processes) {
@@ -214,56 +262,98 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
     for (const [i, model] of MODELS.entries()) await assertRealRow(direct(model, '/db'), 1_000 + i);
   });
 
-  test('every model answers /db through the proxy, the prefix stripped', { skip: !WITH_PROXY && 'the proxy needs every model' }, async () => {
-    const health = await get(`http://127.0.0.1:${ports.get('proxy')}/nginx-health`);
-    assert.equal(health.status, 200);
-    for (const [i, model] of MODELS.entries()) {
-      await assertRealRow(proxied(model, '/db'), 2_000 + i);
-      const res = await get(proxied(model, '/db?id=abc'));
-      assert.equal(res.status, 400, `${model} through the proxy: ${res.body}`);
-      assert.equal(res.headers['x-model'], model);
-    }
-    const unknown = await get(`http://127.0.0.1:${ports.get('proxy')}/nope/db`);
-    assert.equal(unknown.status, 404);
-    assert.equal(unknown.json().statusCode, 404);
-  });
-
-  test("nginx's own answers are JSON: 414, 400 for a too large header or cookie, 400 unparsable, 404 unknown model, 403 for /model and /metrics", { skip: !WITH_PROXY && 'the proxy needs every model' }, async () => {
-    const proxy = `http://127.0.0.1:${ports.get('proxy')}`;
-    const cases: { what: string; payload: string; status: number; error: string }[] = [
-      { what: 'a 9,000-byte request target', payload: `GET /${'a'.repeat(9_000)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, status: 414, error: 'uri_too_long' },
-      { what: 'a 9,000-byte header', payload: `GET /${MODELS[0]}/db HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(9_000)}\r\nConnection: close\r\n\r\n`, status: 400, error: 'header_too_large' },
-      { what: 'a 9,000-byte cookie', payload: `GET /${MODELS[0]}/db HTTP/1.1\r\nHost: x\r\nCookie: c=${'c'.repeat(9_000)}\r\nConnection: close\r\n\r\n`, status: 400, error: 'header_too_large' },
-      { what: 'an unparsable request line', payload: 'NOT HTTP AT ALL\r\n\r\n', status: 400, error: 'bad_request' },
-      { what: 'an unknown model', payload: 'GET /nope/db HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', status: 404, error: 'not_found' },
-      { what: "nginx's internal error page", payload: 'GET /.proxy-errors/uri-too-long HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', status: 404, error: 'not_found' },
-      ...MODELS.flatMap((model) => ['/model', '/metrics', '//model', '/%6Detrics'].map((path) => ({
-        what: `/${model}${path}`, payload: `GET /${model}${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, status: 403, error: 'forbidden',
-      }))),
-    ];
-    for (const { what, payload, status, error } of cases) {
-      const { status: got, headers, body } = parseResponse(await exchange(proxy, payload));
-      assert.equal(got, status, `${what} through nginx: ${body}`);
-      assert.match(headers['content-type'] ?? '', /^application\/json/, `${what}: content-type`);
-      assert.deepEqual(JSON.parse(body), { statusCode: status, error, message: (JSON.parse(body) as { message: string }).message }, what);
-    }
-  });
-
-  test('through nginx, every model answers an HTTP/1.0 request without Host, and a request followed by a half-close, with its row', { skip: !WITH_PROXY && 'the proxy needs every model' }, async () => {
-    const proxy = `http://127.0.0.1:${ports.get('proxy')}`;
-    for (const [i, model] of MODELS.entries()) {
-      const id = 3_000 + i;
-      for (const [what, payload, halfClose] of [
-        ['HTTP/1.0 without Host', `GET /${model}/db?id=${id} HTTP/1.0\r\n\r\n`, false],
-        ['then shutdown(SHUT_WR)', `GET /${model}/db?id=${id} HTTP/1.1\r\nHost: x\r\n\r\n`, true],
-      ] as const) {
-        const res = parseResponse(await exchange(proxy, payload, { halfClose }));
-        assert.equal(res.status, 200, `${model} ${what}: ${res.body}`);
-        assert.equal(res.headers['x-model'], model, `${model} ${what}`);
-        assert.deepEqual(JSON.parse(res.body), { id, randomNumber: await rowInDatabase(id) }, `${model} ${what}`);
+  test(
+    'every model answers /db through the proxy, the prefix stripped',
+    { skip: !WITH_PROXY && 'the proxy needs every model' },
+    async () => {
+      const health = await get(`http://127.0.0.1:${ports.get('proxy')}/nginx-health`);
+      assert.equal(health.status, 200);
+      for (const [i, model] of MODELS.entries()) {
+        await assertRealRow(proxied(model, '/db'), 2_000 + i);
+        const res = await get(proxied(model, '/db?id=abc'));
+        assert.equal(res.status, 400, `${model} through the proxy: ${res.body}`);
+        assert.equal(res.headers['x-model'], model);
       }
-    }
-  });
+      const unknown = await get(`http://127.0.0.1:${ports.get('proxy')}/nope/db`);
+      assert.equal(unknown.status, 404);
+      assert.equal(unknown.json().statusCode, 404);
+    },
+  );
+
+  test(
+    "nginx's own answers are JSON: 414, 400 for a too large header or cookie, 400 unparsable, 404 unknown model, 403 for /model and /metrics",
+    { skip: !WITH_PROXY && 'the proxy needs every model' },
+    async () => {
+      const proxy = `http://127.0.0.1:${ports.get('proxy')}`;
+      const cases: { what: string; payload: string; status: number; error: string }[] = [
+        {
+          what: 'a 9,000-byte request target',
+          payload: `GET /${'a'.repeat(9_000)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+          status: 414,
+          error: 'uri_too_long',
+        },
+        {
+          what: 'a 9,000-byte header',
+          payload: `GET /${MODELS[0]}/db HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(9_000)}\r\nConnection: close\r\n\r\n`,
+          status: 400,
+          error: 'header_too_large',
+        },
+        {
+          what: 'a 9,000-byte cookie',
+          payload: `GET /${MODELS[0]}/db HTTP/1.1\r\nHost: x\r\nCookie: c=${'c'.repeat(9_000)}\r\nConnection: close\r\n\r\n`,
+          status: 400,
+          error: 'header_too_large',
+        },
+        { what: 'an unparsable request line', payload: 'NOT HTTP AT ALL\r\n\r\n', status: 400, error: 'bad_request' },
+        {
+          what: 'an unknown model',
+          payload: 'GET /nope/db HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+          status: 404,
+          error: 'not_found',
+        },
+        {
+          what: "nginx's internal error page",
+          payload: 'GET /.proxy-errors/uri-too-long HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+          status: 404,
+          error: 'not_found',
+        },
+        ...MODELS.flatMap((model) =>
+          ['/model', '/metrics', '//model', '/%6Detrics'].map((path) => ({
+            what: `/${model}${path}`,
+            payload: `GET /${model}${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+            status: 403,
+            error: 'forbidden',
+          })),
+        ),
+      ];
+      for (const { what, payload, status, error } of cases) {
+        const { status: got, headers, body } = parseResponse(await exchange(proxy, payload));
+        assert.equal(got, status, `${what} through nginx: ${body}`);
+        assert.match(headers['content-type'] ?? '', /^application\/json/, `${what}: content-type`);
+        assert.deepEqual(JSON.parse(body), { statusCode: status, error, message: (JSON.parse(body) as { message: string }).message }, what);
+      }
+    },
+  );
+
+  test(
+    'through nginx, every model answers an HTTP/1.0 request without Host, and a request followed by a half-close, with its row',
+    { skip: !WITH_PROXY && 'the proxy needs every model' },
+    async () => {
+      const proxy = `http://127.0.0.1:${ports.get('proxy')}`;
+      for (const [i, model] of MODELS.entries()) {
+        const id = 3_000 + i;
+        for (const [what, payload, halfClose] of [
+          ['HTTP/1.0 without Host', `GET /${model}/db?id=${id} HTTP/1.0\r\n\r\n`, false],
+          ['then shutdown(SHUT_WR)', `GET /${model}/db?id=${id} HTTP/1.1\r\nHost: x\r\n\r\n`, true],
+        ] as const) {
+          const res = parseResponse(await exchange(proxy, payload, { halfClose }));
+          assert.equal(res.status, 200, `${model} ${what}: ${res.body}`);
+          assert.equal(res.headers['x-model'], model, `${model} ${what}`);
+          assert.deepEqual(JSON.parse(res.body), { id, randomNumber: await rowInDatabase(id) }, `${model} ${what}`);
+        }
+      }
+    },
+  );
 
   test('the CPU and memory limits each container reads from its cgroup are what compose declared', async () => {
     for (const model of MODELS) {
@@ -294,9 +384,18 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
       await compose('start', 'db');
     }
     for (const model of MODELS) {
-      await waitFor(`${model} to serve /db again`, async () => ((await get(direct(model, '/db'))).status === 200 ? true : undefined), 90_000, 500);
+      await waitFor(
+        `${model} to serve /db again`,
+        async () => ((await get(direct(model, '/db'))).status === 200 ? true : undefined),
+        90_000,
+        500,
+      );
       if (WITH_PROXY) assert.equal((await get(proxied(model, '/db'))).status, 200, `${model} through the proxy`);
-      assert.equal(await inspect(await containerOf(model), '{{.RestartCount}} {{.State.StartedAt}}'), before.get(model), `${model} was restarted`);
+      assert.equal(
+        await inspect(await containerOf(model), '{{.RestartCount}} {{.State.StartedAt}}'),
+        before.get(model),
+        `${model} was restarted`,
+      );
     }
   });
 
@@ -307,23 +406,38 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
       // at most 20: each waits DB_DELAY_MS inside Postgres, so all are in flight at the stop.
       const bound = specOf(model).bounded;
       const count = Math.min(20, bound === null ? 20 : model === 'prefork' ? Number(env.PREFORK_POOL_SIZE) : bound);
-      const batch = () => Promise.all(Array.from({ length: count }, (_, i) => get(direct(model, `/db?id=${4_000 + i}`), { timeoutMs: 30_000 }).then(
-        (res) => (res.status === 200 ? '200' : `${res.status} ${res.body}`),
-        (err: Error) => err.message,
-      )));
+      const batch = () =>
+        Promise.all(
+          Array.from({ length: count }, (_, i) =>
+            get(direct(model, `/db?id=${4_000 + i}`), { timeoutMs: 30_000 }).then(
+              (res) => (res.status === 200 ? '200' : `${res.status} ${res.body}`),
+              (err: Error) => err.message,
+            ),
+          ),
+        );
       // The pool opens its connections first (on a busy host a new Postgres connection can
       // take longer than the model's 750 ms connect timeout: that is not what this test is about).
-      await waitFor(`${model} to answer ${count} concurrent requests`, async () => ((await batch()).every((r) => r === '200') ? true : undefined), 60_000, 0);
+      await waitFor(
+        `${model} to answer ${count} concurrent requests`,
+        async () => ((await batch()).every((r) => r === '200') ? true : undefined),
+        60_000,
+        0,
+      );
       const requests = batch();
       if (bound === null) {
-        await waitFor(`${count} requests in flight in ${model}`, async () => {
-          // A thread-per-connection model spends a new thread on /model too: give it time.
-          const { inFlight } = (await get(direct(model, '/model'), { timeoutMs: 10_000 })).json<{ inFlight: { now: number } }>();
-          // /model itself is in flight while it answers.
-          return inFlight.now - 1 >= count ? true : undefined;
-          // Within three quarters of the delay: every request is still running when docker stop
-          // follows (a thread per connection takes ~30 ms to start each of them on 2 cores).
-        }, (DB_DELAY_MS * 3) / 4, 20);
+        await waitFor(
+          `${count} requests in flight in ${model}`,
+          async () => {
+            // A thread-per-connection model spends a new thread on /model too: give it time.
+            const { inFlight } = (await get(direct(model, '/model'), { timeoutMs: 10_000 })).json<{ inFlight: { now: number } }>();
+            // /model itself is in flight while it answers.
+            return inFlight.now - 1 >= count ? true : undefined;
+            // Within three quarters of the delay: every request is still running when docker stop
+            // follows (a thread per connection takes ~30 ms to start each of them on 2 cores).
+          },
+          (DB_DELAY_MS * 3) / 4,
+          20,
+        );
       } else {
         // Every worker busy: /model would wait for one of them. A fifth of DB_DELAY_MS is
         // ample for `count` connections on loopback to reach a worker each.
@@ -337,7 +451,12 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
       assert.ok(seconds < 14, `${model}: stopping took ${seconds.toFixed(1)} s: it waited for SIGKILL`);
       // Started again for the tests below (they stop every model themselves).
       await run('docker', ['start', id]);
-      await waitFor(`${model} healthy again`, async () => ((await inspect(id, '{{.State.Health.Status}}')) === 'healthy' ? true : undefined), 240_000, 500);
+      await waitFor(
+        `${model} healthy again`,
+        async () => ((await inspect(id, '{{.State.Health.Status}}')) === 'healthy' ? true : undefined),
+        240_000,
+        500,
+      );
     }
   });
 

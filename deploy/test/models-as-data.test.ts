@@ -56,18 +56,32 @@ describe('models.json and the deployment agree', () => {
       assert.match(block, /^ {4}<<: \*model$/m, `${model.name} takes the shared limits (x-model)`);
       assert.match(block, /^ {6}<<: \*model-env$/m, `${model.name} takes the shared environment (x-model-env)`);
       if (model.language === 'go') {
-        assert.match(block, new RegExp(`build: \\{ context: services/${model.service}, dockerfile: Dockerfile \\}`), `${model.name}'s build`);
+        assert.match(
+          block,
+          new RegExp(`build: \\{ context: services/${model.service}, dockerfile: Dockerfile \\}`),
+          `${model.name}'s build`,
+        );
       } else {
-        assert.match(block, new RegExp(`build: \\{ context: \\., dockerfile: services/Dockerfile, args: \\{ MODEL: ${model.service} \\} \\}`), `${model.name}'s build`);
+        assert.match(
+          block,
+          new RegExp(`build: \\{ context: \\., dockerfile: services/Dockerfile, args: \\{ MODEL: ${model.service} \\} \\}`),
+          `${model.name}'s build`,
+        );
       }
-      assert.ok(block.includes(`\${${envPrefix(model)}_PORT:-${model.port}}:3000"]`), `${model.name} is published on \${${envPrefix(model)}_PORT:-${model.port}}`);
+      assert.ok(
+        block.includes(`\${${envPrefix(model)}_PORT:-${model.port}}:3000"]`),
+        `${model.name} is published on \${${envPrefix(model)}_PORT:-${model.port}}`,
+      );
       assert.equal(envExampleValue(`${envPrefix(model)}_PORT`), String(model.port), `.env.example ${envPrefix(model)}_PORT`);
       for (const [knob, fallback] of Object.entries(model.env)) {
         const got = composeValue(block, knob);
         assert.ok(got, `${model.name}: compose does not set ${knob}`);
         assert.equal(got.value, fallback, `${model.name}: compose's default for ${knob}`);
         if (got.variable === undefined) continue;
-        assert.ok(got.variable.startsWith(`${envPrefix(model)}_`), `${model.name}: ${knob} comes from ${got.variable}, not a ${envPrefix(model)}_ variable`);
+        assert.ok(
+          got.variable.startsWith(`${envPrefix(model)}_`),
+          `${model.name}: ${knob} comes from ${got.variable}, not a ${envPrefix(model)}_ variable`,
+        );
         const example = envExampleValue(got.variable);
         if (example !== undefined) assert.equal(example, fallback, `.env.example ${got.variable}`);
       }
@@ -101,7 +115,10 @@ describe('models.json and the deployment agree', () => {
     };
     const superuserReserved = Number(/^superuser_reserved_connections = (\d+)$/m.exec(read('db/postgresql.conf'))?.[1]);
     for (const model of MODELS) {
-      assert.ok(budget(model) < maxConnections - superuserReserved, `${model.name} may open ${budget(model)} connections; Postgres allows ${maxConnections - superuserReserved}`);
+      assert.ok(
+        budget(model) < maxConnections - superuserReserved,
+        `${model.name} may open ${budget(model)} connections; Postgres allows ${maxConnections - superuserReserved}`,
+      );
     }
   });
 
@@ -119,7 +136,12 @@ describe('models.json and the deployment agree', () => {
   test('nginx: "Connection: close" goes exactly to the models without upstream keep-alive', () => {
     const map = nginxBlock('map \\$uri', '\\$connection_to_model');
     const closed = /~\^\/\(([^)]*)\)\/ close;/.exec(map ?? '')?.[1]?.split('|') ?? [];
-    assert.deepEqual(closed.sort(), MODELS.filter((m) => m.proxy.upstreamKeepalive === 0).map((m) => m.name).sort());
+    assert.deepEqual(
+      closed.sort(),
+      MODELS.filter((m) => m.proxy.upstreamKeepalive === 0)
+        .map((m) => m.name)
+        .sort(),
+    );
   });
 
   test('nginx: no location sets a proxy_set_header of its own (it would drop the inherited Host and X-Forwarded-For)', () => {
@@ -135,6 +157,9 @@ describe('models.json and the deployment agree', () => {
 
   test("make up's model list (deploy/model-names.sh, bash and sed) is models.json's", () => {
     const out = execFileSync('bash', [new URL('deploy/model-names.sh', ROOT).pathname], { encoding: 'utf8' });
-    assert.deepEqual(out.trim().split('\n'), MODELS.map((m) => `${m.name} ${m.language}`));
+    assert.deepEqual(
+      out.trim().split('\n'),
+      MODELS.map((m) => `${m.name} ${m.language}`),
+    );
   });
 });

@@ -44,13 +44,27 @@ const scenarios = {
 if (holding) {
   const gracefulStop = `${RUN.timeoutS + 2}s`;
   scenarios.hold = {
-    executor: 'constant-vus', vus: RUN.holdVus, duration: `${RUN.holdRampS + RUN.durationS}s`, gracefulStop, exec: 'hold', tags,
+    executor: 'constant-vus',
+    vus: RUN.holdVus,
+    duration: `${RUN.holdRampS + RUN.durationS}s`,
+    gracefulStop,
+    exec: 'hold',
+    tags,
   };
 }
 
 // Sub-metrics exist in the summary only when a threshold names them. These thresholds never
 // fail a run (a model falling over is a result).
-const SPLIT = ['http_reqs', 'http_req_duration', 'request_timeouts', 'server_errors', 'db_unavailable_503', 'connection_errors', 'succeeded_requests', 'new_connections'];
+const SPLIT = [
+  'http_reqs',
+  'http_req_duration',
+  'request_timeouts',
+  'server_errors',
+  'db_unavailable_503',
+  'connection_errors',
+  'succeeded_requests',
+  'new_connections',
+];
 const thresholds = {
   'http_req_duration{expected_response:true}': ['max>=0'],
   checks: ['rate>=0'],

@@ -21,10 +21,12 @@ const RUN = runOptions(env, '5s');
 const CLOSE = new Set((env.CLOSE_TARGETS ?? '').split(',').filter(Boolean));
 
 export const options = {
-  scenarios: Object.fromEntries(TARGETS.map((t) => [
-    t.name.replace(/[^a-zA-Z0-9_]/g, '_'),
-    scenario(RUN, 1, { exec: 'hit', env: { TARGET_NAME: t.name, TARGET_URL: t.url }, tags: { target: t.name } }),
-  ])),
+  scenarios: Object.fromEntries(
+    TARGETS.map((t) => [
+      t.name.replace(/[^a-zA-Z0-9_]/g, '_'),
+      scenario(RUN, 1, { exec: 'hit', env: { TARGET_NAME: t.name, TARGET_URL: t.url }, tags: { target: t.name } }),
+    ]),
+  ),
   summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(50)', 'p(90)', 'p(99)'],
   userAgent: 'concurrency-models-resilience/k6',
 };

@@ -56,7 +56,11 @@ function goBuilder(spec: ModelSpec): () => string | undefined {
       return undefined;
     }
     const out = join(mkdtempSync(join(tmpdir(), `memory-${spec.name}-`)), spec.name);
-    execFileSync('go', ['build', '-o', out, '.'], { cwd: repo(`services/${spec.service}`), stdio: 'inherit', env: { ...process.env, CGO_ENABLED: '0' } });
+    execFileSync('go', ['build', '-o', out, '.'], {
+      cwd: repo(`services/${spec.service}`),
+      stdio: 'inherit',
+      env: { ...process.env, CGO_ENABLED: '0' },
+    });
     built = out;
     return built;
   };
@@ -164,10 +168,20 @@ async function measureLevel(plan: ModelPlan, n: number, dbEnv: Record<string, st
     // A wrapped binary: its tree without the node wrapper at the root.
     const tree = start.wrapped ? processTree(svc.child.pid!).slice(1) : processTree(svc.child.pid!);
     const { rssBytes, pssBytes } = memoryOf(tree);
-    const connectionsHeld = held.filter((a) => Object.values(a.freeSockets).flat().some((s) => s !== undefined && !s.destroyed)).length;
+    const connectionsHeld = held.filter((a) =>
+      Object.values(a.freeSockets)
+        .flat()
+        .some((s) => s !== undefined && !s.destroyed),
+    ).length;
     return {
-      units: n, settings: plan.env(n), connectionsHeld, unitsAliveReported: evidence.units.alive, processes: tree.length,
-      modelRssBytes: evidence.memory.rssBytes, treeRssBytes: rssBytes, treePssBytes: pssBytes,
+      units: n,
+      settings: plan.env(n),
+      connectionsHeld,
+      unitsAliveReported: evidence.units.alive,
+      processes: tree.length,
+      modelRssBytes: evidence.memory.rssBytes,
+      treeRssBytes: rssBytes,
+      treePssBytes: pssBytes,
     };
   } finally {
     for (const agent of held) agent.destroy();
@@ -194,10 +208,12 @@ const git = (...args: string[]) => execFileSync('git', args, { cwd: repo('.'), e
 const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 1000) / 1000;
 /** MB per unit between each pair of consecutive levels, e.g. { "10-100": 0.05 }. */
 function slopes(results: LevelResult[], key: 'modelRssBytes' | 'treePssBytes'): Record<string, number> {
-  return Object.fromEntries(results.slice(1).map((b, i) => {
-    const a = results[i]!;
-    return [`${a.units}-${b.units}`, mb((b[key] - a[key]) / (b.units - a.units))];
-  }));
+  return Object.fromEntries(
+    results.slice(1).map((b, i) => {
+      const a = results[i]!;
+      return [`${a.units}-${b.units}`, mb((b[key] - a[key]) / (b.units - a.units))];
+    }),
+  );
 }
 
 const deadline = setTimeout(() => {
@@ -225,7 +241,9 @@ try {
         process.stdout.write(`${plan.name}: ${n} unit(s)... `);
         const result = await measureLevel(plan, n, db.env);
         results.push(result);
-        process.stdout.write(`RSS ${mb(result.modelRssBytes)} MB, PSS ${mb(result.treePssBytes)} MB, ${result.processes} process(es), units alive ${result.unitsAliveReported}\n`);
+        process.stdout.write(
+          `RSS ${mb(result.modelRssBytes)} MB, PSS ${mb(result.treePssBytes)} MB, ${result.processes} process(es), units alive ${result.unitsAliveReported}\n`,
+        );
       }
     } catch (err) {
       // One broken model must not hide the others' numbers; its failure is recorded instead.
@@ -250,13 +268,19 @@ try {
 
 const output = {
   benchmark: 'memory per unit of concurrency',
-  method: 'Each level starts the service afresh; every held connection completes one GET /db, then stays open and idle; '
-    + `memory is read ${SETTLE_MS} ms later. rss = /model memory.rssBytes (VmRSS summed over the service's processes; `
-    + 'shared pages counted once per process); pss = Pss from /proc/PID/smaps_rollup summed over the process tree '
-    + '(shared pages split). MB per unit = slope between levels (MB = 2^20 bytes). Processes run on the host, not in a container.',
+  method:
+    'Each level starts the service afresh; every held connection completes one GET /db, then stays open and idle; ' +
+    `memory is read ${SETTLE_MS} ms later. rss = /model memory.rssBytes (VmRSS summed over the service's processes; ` +
+    'shared pages counted once per process); pss = Pss from /proc/PID/smaps_rollup summed over the process tree ' +
+    '(shared pages split). MB per unit = slope between levels (MB = 2^20 bytes). Processes run on the host, not in a container.',
   host: {
-    date: new Date().toISOString(), commit: git('rev-parse', 'HEAD'), node: process.version, kernel: release(), cores: availableParallelism(),
-    cpu: cpus()[0]?.model ?? 'unknown', memoryBytes: totalmem(),
+    date: new Date().toISOString(),
+    commit: git('rev-parse', 'HEAD'),
+    node: process.version,
+    kernel: release(),
+    cores: availableParallelism(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memoryBytes: totalmem(),
   },
   env: SHARED_ENV,
   levels,

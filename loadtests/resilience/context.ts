@@ -45,11 +45,15 @@ export function floorSeconds(e: ModelEvidence | undefined): number {
 
 /** The most database connections a model may hold as it is now (/model), or null when it did not answer. */
 export const maxConnectionsOf = (e: ModelEvidence | undefined): number | null =>
-  e === undefined ? null : e.db.maxConnections ?? e.db.poolMaxPerUnit * e.db.pools;
+  e === undefined ? null : (e.db.maxConnections ?? e.db.poolMaxPerUnit * e.db.pools);
 
 /** k6 with the per-request log; throws when k6 could not run at all. */
 export async function timelineK6(
-  ctx: Context, env: Record<string, string>, durationS: number, timeoutS: number, network = ctx.fleet.db.network,
+  ctx: Context,
+  env: Record<string, string>,
+  durationS: number,
+  timeoutS: number,
+  network = ctx.fleet.db.network,
 ): Promise<{ records: RequestRecord[]; stderrTail: string; exitCode: number; summary: string }> {
   const run = await runK6(ctx.docker, {
     network,
@@ -61,9 +65,14 @@ export async function timelineK6(
     deadlineMs: (durationS + timeoutS + 60) * 1000,
   });
   const records = parseTimeline(run.stderr);
-  if (records.length === 0) throw new Error(`k6 exited ${run.exitCode} without a single request: ${run.stderr.trim().split('\n').slice(-5).join(' | ')}`);
+  if (records.length === 0)
+    throw new Error(`k6 exited ${run.exitCode} without a single request: ${run.stderr.trim().split('\n').slice(-5).join(' | ')}`);
   const summary = run.stdout.split('@@K6_SUMMARY@@')[1] ?? '';
-  const stderrTail = run.stderr.split('\n').filter((l) => !l.includes('msg="R ')).slice(-20).join('\n');
+  const stderrTail = run.stderr
+    .split('\n')
+    .filter((l) => !l.includes('msg="R '))
+    .slice(-20)
+    .join('\n');
   return { records, stderrTail, exitCode: run.exitCode, summary };
 }
 
@@ -82,16 +91,23 @@ export class ContainerPeaks {
       if (this.#busy) return;
       this.#busy = true;
       void (docker.getContainer(container.id).stats({ stream: false }) as Promise<DockerStats>)
-        .then((frame) => {
-          const stats = frame.memory_stats?.stats ?? {};
-          const memory = (frame.memory_stats?.usage ?? 0) - (stats.inactive_file ?? stats.total_inactive_file ?? 0);
-          this.memoryBytes = Math.max(this.memoryBytes ?? 0, memory);
-          this.pids = Math.max(this.pids ?? 0, frame.pids_stats?.current ?? 0);
-        }, () => undefined)
-        .finally(() => { this.#busy = false; });
+        .then(
+          (frame) => {
+            const stats = frame.memory_stats?.stats ?? {};
+            const memory = (frame.memory_stats?.usage ?? 0) - (stats.inactive_file ?? stats.total_inactive_file ?? 0);
+            this.memoryBytes = Math.max(this.memoryBytes ?? 0, memory);
+            this.pids = Math.max(this.pids ?? 0, frame.pids_stats?.current ?? 0);
+          },
+          () => undefined,
+        )
+        .finally(() => {
+          this.#busy = false;
+        });
     }, 2000);
   }
-  stop(): void { clearInterval(this.#timer); }
+  stop(): void {
+    clearInterval(this.#timer);
+  }
 }
 
 interface DockerStats {
@@ -106,15 +122,30 @@ export function unitsStarted(before: ModelEvidence | undefined, after: ModelEvid
 }
 
 /** OOM kills inside the container (the cgroup's counter) plus Docker's own flag on the main process. */
-export function oomKillsBetween(before: ModelEvidence | undefined, after: ModelEvidence | undefined, stateBefore: State, stateAfter: State): number {
-  const cgroup = after !== undefined && before !== undefined ? Math.max(0, (after.cgroup.oomKills ?? 0) - (before.cgroup.oomKills ?? 0)) : 0;
+export function oomKillsBetween(
+  before: ModelEvidence | undefined,
+  after: ModelEvidence | undefined,
+  stateBefore: State,
+  stateAfter: State,
+): number {
+  const cgroup =
+    after !== undefined && before !== undefined ? Math.max(0, (after.cgroup.oomKills ?? 0) - (before.cgroup.oomKills ?? 0)) : 0;
   return cgroup + (stateAfter.oomKilled && !stateBefore.oomKilled ? 1 : 0);
 }
 
-export const others = (fleet: Fleet, except: string[]) => allContainers(fleet).map((c) => c.service).filter((s) => !except.includes(s));
+export const others = (fleet: Fleet, except: string[]) =>
+  allContainers(fleet)
+    .map((c) => c.service)
+    .filter((s) => !except.includes(s));
 
 /** VUs per target: a smoke-sized share, but under half of what a bounded pool serves (think + 50 ms per request). */
-export function vusPerTarget(base: number, units: number | null, thinkS: number, targets: number, floorS = FALLBACK_DB_DELAY_MS / 1000): number {
+export function vusPerTarget(
+  base: number,
+  units: number | null,
+  thinkS: number,
+  targets: number,
+  floorS = FALLBACK_DB_DELAY_MS / 1000,
+): number {
   if (units === null || units < 1) return base;
   const capacity = units / floorS;
   const fit = Math.floor((0.5 * capacity * (thinkS + floorS)) / targets);
@@ -125,6 +156,5 @@ export function vusPerTarget(base: number, units: number | null, thinkS: number,
 export function boundedUnits(model: ModelName, e: ModelEvidence | undefined): number | null {
   return modelSpec(model).bounded !== null && e !== undefined ? e.units.limit : null;
 }
-
 
 export type { ServiceContainer };

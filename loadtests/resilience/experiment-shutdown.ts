@@ -1,7 +1,18 @@
 // `docker stop` of a model under load, direct and through nginx (clients on the published ports).
 import { assertProxyRoutes } from '../src/proxy-routes.ts';
 import type { ModelName } from '../src/models.ts';
-import { TARGETS, boundedUnits, closeTargets, floorSeconds, others, sleep, targetName, timelineK6, vusPerTarget, type Context } from './context.ts';
+import {
+  TARGETS,
+  boundedUnits,
+  closeTargets,
+  floorSeconds,
+  others,
+  sleep,
+  targetName,
+  timelineK6,
+  vusPerTarget,
+  type Context,
+} from './context.ts';
 import { NeighbourProber, allContainers, directUrl, loopbackUrl, stateOf, statesOf, waitFor200, waitHealthy } from './fleet.ts';
 import { figures, recovery, windowOf, type RequestRecord, type WindowFigures } from './timeline.ts';
 import { isolationVerdict, shutdownVerdict, type NeighbourCheck, type Target } from './verdicts.ts';
@@ -38,7 +49,9 @@ export async function runShutdown(ctx: Context, baseVus: number, onResult: (r: S
     const vus = vusPerTarget(baseVus, boundedUnits(model, ctx.evidence[model]), SHUTDOWN.thinkS, 2, floorSeconds(ctx.evidence[model]));
     await waitFor200(`${directUrl(model)}/healthz`, 30_000);
     await assertProxyRoutes(ctx.models); // the model stopped and started before may have another address now
-    ctx.log(`[${i + 1}/${ctx.models.length}] shutdown ${model}: ${vus} VUs direct + ${vus} through nginx, docker stop after ${SHUTDOWN.beforeS}s, start ${SHUTDOWN.downS}s later (k6 ${SHUTDOWN.durationS}s)`);
+    ctx.log(
+      `[${i + 1}/${ctx.models.length}] shutdown ${model}: ${vus} VUs direct + ${vus} through nginx, docker stop after ${SHUTDOWN.beforeS}s, start ${SHUTDOWN.downS}s later (k6 ${SHUTDOWN.durationS}s)`,
+    );
     const before = await statesOf(ctx.docker, allContainers(ctx.fleet));
     // k6 in the host's network, through the published loopback ports, as a client of `make up`
     // reaches them. On the compose network a stopped container's address would simply stop
@@ -49,10 +62,19 @@ export async function runShutdown(ctx: Context, baseVus: number, onResult: (r: S
       proxy: `${await loopbackUrl(ctx.docker, ctx.fleet.proxy, 8080)}/${model}/db`,
     };
     const prober = new NeighbourProber(others(ctx.fleet, [model]), ctx.db);
-    const k6 = timelineK6(ctx, {
-      TARGETS: TARGETS.map((t) => `${targetName(model, t)}=${loopback[t]}`).join(','),
-      EXECUTOR: 'constant-vus', VUS: String(vus), THINK_TIME_S: String(SHUTDOWN.thinkS), CLOSE_TARGETS: closeTargets([model]),
-    }, SHUTDOWN.durationS, SHUTDOWN.timeoutS, 'host');
+    const k6 = timelineK6(
+      ctx,
+      {
+        TARGETS: TARGETS.map((t) => `${targetName(model, t)}=${loopback[t]}`).join(','),
+        EXECUTOR: 'constant-vus',
+        VUS: String(vus),
+        THINK_TIME_S: String(SHUTDOWN.thinkS),
+        CLOSE_TARGETS: closeTargets([model]),
+      },
+      SHUTDOWN.durationS,
+      SHUTDOWN.timeoutS,
+      'host',
+    );
     await sleep(SHUTDOWN.beforeS * 1000 + 2000);
     const handle = ctx.docker.getContainer(container.id);
     const stopAt = Date.now();
@@ -72,14 +94,26 @@ export async function runShutdown(ctx: Context, baseVus: number, onResult: (r: S
       const duringStop = figures(windowOf(mine, name, stopAt, stoppedAt));
       const whileDown = figures(windowOf(mine, name, stoppedAt, startAt));
       return {
-        model, target, vus, inFlight, duringStop, whileDown,
+        model,
+        target,
+        vus,
+        inFlight,
+        duringStop,
+        whileDown,
         firstOkAfterStartMs: recovery(mine, name, startAt).firstOkMs,
         verdict: shutdownVerdict(inFlight, figures(windowOf(mine, name, stopAt, startAt))),
       };
     });
     const result: ShutdownResult = {
-      model, stopMs: stoppedAt - stopAt, exitCode: stopped.exitCode, oomKilled: stopped.oomKilled, healthyAfterStartMs,
-      neighbours: checks, isolation: isolationVerdict(checks), rows, records: run.records,
+      model,
+      stopMs: stoppedAt - stopAt,
+      exitCode: stopped.exitCode,
+      oomKilled: stopped.oomKilled,
+      healthyAfterStartMs,
+      neighbours: checks,
+      isolation: isolationVerdict(checks),
+      rows,
+      records: run.records,
     };
     results.push(result);
     onResult(result);

@@ -5,7 +5,15 @@ import type { ModelName } from '../src/models.ts';
 import { ContainerPeaks, TARGETS, oomKillsBetween, others, unitsStarted, type Context } from './context.ts';
 import { NeighbourProber, allContainers, directUrl, evidenceOf, proxyUrl, stateOf, statesOf, waitFor200 } from './fleet.ts';
 import { slowloris, type SlowlorisResult } from './slowloris.ts';
-import { againstExpectation, isolationVerdict, slowlorisExpectation, slowlorisSweep, type NeighbourCheck, type SlowlorisVerdict, type Target } from './verdicts.ts';
+import {
+  againstExpectation,
+  isolationVerdict,
+  slowlorisExpectation,
+  slowlorisSweep,
+  type NeighbourCheck,
+  type SlowlorisVerdict,
+  type Target,
+} from './verdicts.ts';
 
 export const SLOWLORIS = { holdMs: 15_000, probeAfterMs: 3_000, probeTimeoutMs: 5_000, trickleEveryMs: 1_000, top: 1000 };
 
@@ -30,7 +38,9 @@ export interface SlowlorisRow {
 export function slowlorisPlan(ctx: Context): { model: ModelName; target: Target; connections: number; poolSize: number | null }[] {
   return ctx.models.flatMap((model) => {
     const poolSize = ctx.evidence[model]?.units.limit ?? null;
-    return TARGETS.flatMap((target) => slowlorisSweep(poolSize, SLOWLORIS.top).map((connections) => ({ model, target, connections, poolSize })));
+    return TARGETS.flatMap((target) =>
+      slowlorisSweep(poolSize, SLOWLORIS.top).map((connections) => ({ model, target, connections, poolSize })),
+    );
   });
 }
 
@@ -50,8 +60,12 @@ export async function runSlowloris(ctx: Context, onRow: (row: SlowlorisRow) => v
     const prober = new NeighbourProber(neighbours, ctx.db);
     const peaks = new ContainerPeaks(ctx.docker, container);
     const result = await slowloris({
-      target: target === 'proxy' ? proxyUrl(model) : directUrl(model), connections,
-      holdMs: SLOWLORIS.holdMs, trickleEveryMs: SLOWLORIS.trickleEveryMs, probeAfterMs: SLOWLORIS.probeAfterMs, probeTimeoutMs: SLOWLORIS.probeTimeoutMs,
+      target: target === 'proxy' ? proxyUrl(model) : directUrl(model),
+      connections,
+      holdMs: SLOWLORIS.holdMs,
+      trickleEveryMs: SLOWLORIS.trickleEveryMs,
+      probeAfterMs: SLOWLORIS.probeAfterMs,
+      probeTimeoutMs: SLOWLORIS.probeTimeoutMs,
     });
     peaks.stop();
     const checks = await prober.finish(ctx.docker, allContainers(ctx.fleet), before);
@@ -60,11 +74,19 @@ export async function runSlowloris(ctx: Context, onRow: (row: SlowlorisRow) => v
     const evidenceAfter = await evidenceOf(model, 3000);
     const expected = slowlorisExpectation(model, target, connections, poolSize);
     const row: SlowlorisRow = {
-      model, target, connections, poolSize, result, expected, against: againstExpectation(expected, result.verdict),
+      model,
+      target,
+      connections,
+      poolSize,
+      result,
+      expected,
+      against: againstExpectation(expected, result.verdict),
       peaks: { memoryBytes: peaks.memoryBytes, pids: peaks.pids, unitsStarted: unitsStarted(evidenceBefore, evidenceAfter) },
       restarts: Math.max(after.restartCount - before[model]!.restartCount, after.startedAt !== before[model]!.startedAt ? 1 : 0),
       oomKills: oomKillsBetween(evidenceBefore, evidenceAfter, before[model]!, after),
-      recoveredMs, neighbours: checks, isolation: isolationVerdict(checks),
+      recoveredMs,
+      neighbours: checks,
+      isolation: isolationVerdict(checks),
     };
     rows.push(row);
     onRow(row);

@@ -19,7 +19,8 @@ export interface Fleet {
 export async function findFleet(docker: Docker, project: string, models: readonly ModelName[]): Promise<Fleet> {
   const need = async (service: string) => {
     const found = await findService(docker, project, service);
-    if (found === undefined) throw new Error(`no running container for service "${service}" in compose project "${project}": run \`make up\` first`);
+    if (found === undefined)
+      throw new Error(`no running container for service "${service}" in compose project "${project}": run \`make up\` first`);
     return found;
   };
   const fleet: Fleet = { project, models: {}, db: await need('db'), proxy: await need('proxy') };
@@ -75,7 +76,9 @@ export async function loopbackUrl(docker: Docker, container: ServiceContainer, c
   const onLoopback = bindings.find((b) => ['127.0.0.1', '0.0.0.0', ''].includes(b.HostIp));
   if (onLoopback === undefined) {
     const where = bindings.map((b) => `${b.HostIp}:${b.HostPort}`).join(', ') || 'not published';
-    throw new Error(`${container.service}: port ${containerPort} is ${where}, not on 127.0.0.1: set its *_BIND to 127.0.0.1 (the default) and run make up again`);
+    throw new Error(
+      `${container.service}: port ${containerPort} is ${where}, not on 127.0.0.1: set its *_BIND to 127.0.0.1 (the default) and run make up again`,
+    );
   }
   return `http://127.0.0.1:${onLoopback.HostPort}`;
 }
@@ -164,7 +167,10 @@ export class NeighbourProber {
         const started = performance.now();
         if (db === undefined) return { ok: true, ms: 0 };
         const ok = await Promise.race([
-          db.settings().then(() => true, () => false),
+          db.settings().then(
+            () => true,
+            () => false,
+          ),
           new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs)),
         ]);
         return { ok, ms: Math.round(performance.now() - started) };
@@ -176,18 +182,26 @@ export class NeighbourProber {
     this.#timer = setInterval(() => {
       if (this.#busy) return;
       this.#busy = true;
-      void Promise.all(this.services.map(async (service) => {
-        const { ok, ms } = await probeOne(service);
-        const c = this.#counts.get(service)!;
-        c.probes += 1;
-        if (!ok) c.failures += 1;
-        c.worstMs = Math.max(c.worstMs, ms);
-      })).finally(() => { this.#busy = false; });
+      void Promise.all(
+        this.services.map(async (service) => {
+          const { ok, ms } = await probeOne(service);
+          const c = this.#counts.get(service)!;
+          c.probes += 1;
+          if (!ok) c.failures += 1;
+          c.worstMs = Math.max(c.worstMs, ms);
+        }),
+      ).finally(() => {
+        this.#busy = false;
+      });
     }, 1000);
   }
 
   /** Stops probing and adds each neighbour's state change between `before` and now (a new StartedAt counts as a restart). */
-  async finish(docker: Docker, containers: ServiceContainer[], before: Record<string, State>): Promise<(NeighbourCheck & { worstMs: number })[]> {
+  async finish(
+    docker: Docker,
+    containers: ServiceContainer[],
+    before: Record<string, State>,
+  ): Promise<(NeighbourCheck & { worstMs: number })[]> {
     clearInterval(this.#timer);
     const mine = containers.filter((c) => this.services.includes(c.service));
     const after = await statesOf(docker, mine);
@@ -196,7 +210,10 @@ export class NeighbourProber {
       const a = after[service];
       const b = before[service];
       return {
-        service, probes: c.probes, failures: c.failures, worstMs: c.worstMs,
+        service,
+        probes: c.probes,
+        failures: c.failures,
+        worstMs: c.worstMs,
         restarts: a !== undefined && b !== undefined ? Math.max(a.restartCount - b.restartCount, a.startedAt !== b.startedAt ? 1 : 0) : 0,
         health: a?.health ?? 'unknown',
       };

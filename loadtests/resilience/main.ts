@@ -14,7 +14,16 @@ import { MODELS, type ModelName } from '../src/models.ts';
 import { readScenarioFile, resolveProfile } from '../src/scenarios.ts';
 import { floorSeconds } from './context.ts';
 import {
-  OUTAGE, OVERLOAD, SHUTDOWN, SLOWLORIS, runOutage, runOverload, runShutdown, runSlowloris, slowlorisPlan, type Context,
+  OUTAGE,
+  OVERLOAD,
+  SHUTDOWN,
+  SLOWLORIS,
+  runOutage,
+  runOverload,
+  runShutdown,
+  runSlowloris,
+  slowlorisPlan,
+  type Context,
 } from './experiments.ts';
 import { allContainers, containerEnv, evidenceOf, findFleet, stateOf } from './fleet.ts';
 import { renderResilience, type ReportParts, type RunInfo } from './tables.ts';
@@ -43,12 +52,21 @@ export function parseExperiments(text: string | undefined): Experiment[] {
 /** The newest make-load run that has rows.json: its rows and folder name. */
 function newestLoadRows(resultsRoot: string): { rows: LoadRowLike[]; run: string } | undefined {
   if (!existsSync(resultsRoot)) return undefined;
-  const runs = readdirSync(resultsRoot).filter((d) => /^\d{8}T\d{6}Z-/.test(d) && existsSync(join(resultsRoot, d, 'rows.json'))).sort().reverse();
+  const runs = readdirSync(resultsRoot)
+    .filter((d) => /^\d{8}T\d{6}Z-/.test(d) && existsSync(join(resultsRoot, d, 'rows.json')))
+    .sort()
+    .reverse();
   const run = runs[0];
-  return run === undefined ? undefined : { rows: JSON.parse(readFileSync(join(resultsRoot, run, 'rows.json'), 'utf8')) as LoadRowLike[], run };
+  return run === undefined
+    ? undefined
+    : { rows: JSON.parse(readFileSync(join(resultsRoot, run, 'rows.json'), 'utf8')) as LoadRowLike[], run };
 }
 
-const utcStamp = (date: Date) => date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+const utcStamp = (date: Date) =>
+  date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 const fmt = (s: number) => (s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`);
 
 async function main(): Promise<number> {
@@ -68,16 +86,28 @@ async function main(): Promise<number> {
     throw new Error(`cannot reach Docker's Engine API (is /var/run/docker.sock mounted?): ${String(err)}`);
   });
   const ownProject = await ownComposeProject(docker, hostname());
-  if (ownProject === undefined) throw new Error('run this in the loadrunner container on the compose network: `make slowloris` or `make resilience`');
-  if (!env.HOST_PROJECT_DIR) throw new Error('HOST_PROJECT_DIR (the checkout\'s path on the Docker host) is required: run `make resilience`');
+  if (ownProject === undefined)
+    throw new Error('run this in the loadrunner container on the compose network: `make slowloris` or `make resilience`');
+  if (!env.HOST_PROJECT_DIR)
+    throw new Error("HOST_PROJECT_DIR (the checkout's path on the Docker host) is required: run `make resilience`");
   const project = env.COMPOSE_PROJECT_NAME ?? ownProject;
   await removeLeftoverK6(docker);
   // Every container of the project: the ones not under test are the neighbours that must stay unharmed.
-  const fleet = await findFleet(docker, project, MODELS.map((m) => m.name));
+  const fleet = await findFleet(
+    docker,
+    project,
+    MODELS.map((m) => m.name),
+  );
   await assertProxyRoutes(models);
   const password = env.DB_PASSWORD;
   if (password === undefined || password === '') throw new Error('DB_PASSWORD (from .env) is required');
-  const db = new Database({ host: env.DB_HOST ?? 'db', port: 5432, user: env.DB_USER ?? 'benchmarkdbuser', password, database: env.DB_NAME ?? 'hello_world' });
+  const db = new Database({
+    host: env.DB_HOST ?? 'db',
+    port: 5432,
+    user: env.DB_USER ?? 'benchmarkdbuser',
+    password,
+    database: env.DB_NAME ?? 'hello_world',
+  });
 
   const evidence: Partial<Record<ModelName, ModelEvidence>> = {};
   for (const model of models) {
@@ -89,8 +119,15 @@ async function main(): Promise<number> {
   const runDir = join(resultsRoot, `${utcStamp(startedAt)}-resilience`);
   mkdirSync(join(runDir, 'raw'), { recursive: true });
   const ctx: Context = {
-    docker, db, fleet, models, evidence, hostScriptsDir: join(hostProjectDir, 'loadtests', 'k6'),
-    runId: `${utcStamp(startedAt)}-resilience`, nofile: env.NOFILE_LIMIT ? Number(env.NOFILE_LIMIT) : undefined, log,
+    docker,
+    db,
+    fleet,
+    models,
+    evidence,
+    hostScriptsDir: join(hostProjectDir, 'loadtests', 'k6'),
+    runId: `${utcStamp(startedAt)}-resilience`,
+    nofile: env.NOFILE_LIMIT ? Number(env.NOFILE_LIMIT) : undefined,
+    log,
   };
 
   // The knee each model is overloaded from: the newest make-load run, else the pool arithmetic.
@@ -100,10 +137,15 @@ async function main(): Promise<number> {
     const load = newestLoadRows(resultsRoot);
     for (const model of models) {
       const e = evidence[model]!;
-      knees[model] = (load === undefined ? null : kneeFromRows(load.rows, model, `make load ${load.run}`))
-        ?? kneeEstimate(requestSlots(model, e), maxRate / 2, floorSeconds(e) * 1000);
+      knees[model] =
+        (load === undefined ? null : kneeFromRows(load.rows, model, `make load ${load.run}`)) ??
+        kneeEstimate(requestSlots(model, e), maxRate / 2, floorSeconds(e) * 1000);
     }
-    notes.push(load === undefined ? 'Knees: no make-load results here, pool arithmetic used' : `Knees from the valid rows of the make-load run ${load.run} where it had any, else the pool arithmetic`);
+    notes.push(
+      load === undefined
+        ? 'Knees: no make-load results here, pool arithmetic used'
+        : `Knees from the valid rows of the make-load run ${load.run} where it had any, else the pool arithmetic`,
+    );
   }
   const seconds: Record<Experiment, number> = {
     slowloris: slowlorisPlan(ctx).length * (SLOWLORIS.holdMs / 1000 + 3),
@@ -112,20 +154,27 @@ async function main(): Promise<number> {
     shutdown: models.length * (SHUTDOWN.durationS + SHUTDOWN.timeoutS + 10),
   };
   const total = experiments.reduce((s, e) => s + seconds[e], 0);
-  log(`resilience: ${experiments.map((e) => `${e} ~${fmt(seconds[e])}`).join(', ')}; models ${models.join(', ')}; about ${fmt(total)} in all; results in ${runDir}`);
+  log(
+    `resilience: ${experiments.map((e) => `${e} ~${fmt(seconds[e])}`).join(', ')}; models ${models.join(', ')}; about ${fmt(total)} in all; results in ${runDir}`,
+  );
 
   const restoreAll = async () => {
     for (const c of allContainers(fleet)) {
       const state = await stateOf(docker, c).catch(() => undefined);
       if (state !== undefined && !state.running) {
         log(`restoring ${c.service}: docker start`);
-        await docker.getContainer(c.id).start().catch(() => undefined);
+        await docker
+          .getContainer(c.id)
+          .start()
+          .catch(() => undefined);
       }
     }
   };
   const stop = () => {
     log('interrupted: removing k6 containers, starting anything stopped');
-    void removeLeftoverK6(docker).then(restoreAll).finally(() => process.exit(130));
+    void removeLeftoverK6(docker)
+      .then(restoreAll)
+      .finally(() => process.exit(130));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -134,7 +183,11 @@ async function main(): Promise<number> {
   const save = (name: string, data: unknown) => writeFileSync(join(runDir, name), JSON.stringify(data, null, 2));
   try {
     if (experiments.includes('slowloris')) {
-      parts.slowloris = await runSlowloris(ctx, (r) => log(`  -> ${r.model} ${r.target} N=${r.connections}: ${r.result.verdict} (probe ${r.result.probe.status ?? r.result.probe.error} in ${r.result.probe.ms} ms; closed by server ${r.result.closedByServer}; units started ${r.peaks.unitsStarted ?? 'n/a'}, peak pids ${r.peaks.pids ?? 'n/a'}, ${r.peaks.memoryBytes === null ? '' : `${Math.round(r.peaks.memoryBytes / 1e6)} MB`}; restarts ${r.restarts}); others: ${r.isolation}`));
+      parts.slowloris = await runSlowloris(ctx, (r) =>
+        log(
+          `  -> ${r.model} ${r.target} N=${r.connections}: ${r.result.verdict} (probe ${r.result.probe.status ?? r.result.probe.error} in ${r.result.probe.ms} ms; closed by server ${r.result.closedByServer}; units started ${r.peaks.unitsStarted ?? 'n/a'}, peak pids ${r.peaks.pids ?? 'n/a'}, ${r.peaks.memoryBytes === null ? '' : `${Math.round(r.peaks.memoryBytes / 1e6)} MB`}; restarts ${r.restarts}); others: ${r.isolation}`,
+        ),
+      );
       save('slowloris.json', parts.slowloris);
     }
     if (experiments.includes('outage')) {
@@ -143,20 +196,31 @@ async function main(): Promise<number> {
       save('outage.json', rest);
       writeFileSync(join(runDir, 'raw', 'outage.requests.json'), JSON.stringify(records));
       parts.outage = outage;
-      for (const r of outage.rows) log(`  -> ${r.model} ${r.target}: ${r.verdict}; first 200 ${r.firstOkMs === null ? 'never' : `${r.firstOkMs} ms`} after db start`);
-      for (const m of outage.models) log(`  -> ${m.model}: restarted ${m.restarted}, DB connections after ${m.connectionsAfter ?? 'n/a'} / ${m.maxConnections ?? 'n/a'}: ${m.leak}`);
+      for (const r of outage.rows)
+        log(`  -> ${r.model} ${r.target}: ${r.verdict}; first 200 ${r.firstOkMs === null ? 'never' : `${r.firstOkMs} ms`} after db start`);
+      for (const m of outage.models)
+        log(
+          `  -> ${m.model}: restarted ${m.restarted}, DB connections after ${m.connectionsAfter ?? 'n/a'} / ${m.maxConnections ?? 'n/a'}: ${m.leak}`,
+        );
     }
     if (experiments.includes('overload')) {
       parts.overload = await runOverload(ctx, knees, maxRate, (r) => log(`  -> ${r.model}: ${r.verdict}; others: ${r.isolation}`));
       save('overload.json', parts.overload);
     }
     if (experiments.includes('shutdown')) {
-      notes.push(`nginx's connect timeout towards the models (PROXY_CONNECT_TIMEOUT): ${await containerEnv(docker, fleet.proxy, 'PROXY_CONNECT_TIMEOUT') ?? 'unset (nginx default 60s)'}`);
+      notes.push(
+        `nginx's connect timeout towards the models (PROXY_CONNECT_TIMEOUT): ${(await containerEnv(docker, fleet.proxy, 'PROXY_CONNECT_TIMEOUT')) ?? 'unset (nginx default 60s)'}`,
+      );
       parts.shutdown = await runShutdown(ctx, Math.max(2, Math.round(smoke.vus / 4)), (s) => {
         writeFileSync(join(runDir, 'raw', `shutdown-${s.model}.requests.json`), JSON.stringify(s.records));
-        log(`  -> ${s.model}: stop ${s.stopMs} ms, exit ${s.exitCode}; ${s.rows.map((r) => `${r.target}: ${r.verdict}`).join(' | ')}; others: ${s.isolation}`);
+        log(
+          `  -> ${s.model}: stop ${s.stopMs} ms, exit ${s.exitCode}; ${s.rows.map((r) => `${r.target}: ${r.verdict}`).join(' | ')}; others: ${s.isolation}`,
+        );
       });
-      save('shutdown.json', parts.shutdown.map(({ records: _records, ...rest }) => rest));
+      save(
+        'shutdown.json',
+        parts.shutdown.map(({ records: _records, ...rest }) => rest),
+      );
     }
   } finally {
     await restoreAll();
@@ -164,14 +228,31 @@ async function main(): Promise<number> {
   }
 
   const info: RunInfo = {
-    startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), experiments, models,
-    host: { cores: engine.cpus, memoryBytes: engine.memoryBytes, os: engine.os, kernel: engine.kernel, dockerVersion: engine.serverVersion },
-    gitCommit: env.GIT_COMMIT ?? 'unknown', k6Image: K6_IMAGE, project, notes,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    experiments,
+    models,
+    host: {
+      cores: engine.cpus,
+      memoryBytes: engine.memoryBytes,
+      os: engine.os,
+      kernel: engine.kernel,
+      dockerVersion: engine.serverVersion,
+    },
+    gitCommit: env.GIT_COMMIT ?? 'unknown',
+    k6Image: K6_IMAGE,
+    project,
+    notes,
   };
   const settings = {
-    slowlorisHoldS: SLOWLORIS.holdMs / 1000, slowlorisProbeAfterS: SLOWLORIS.probeAfterMs / 1000, slowlorisProbeTimeoutS: SLOWLORIS.probeTimeoutMs / 1000,
-    overloadDurationS: OVERLOAD.durationS, overloadMaxRate: maxRate,
-    shutdownBeforeS: SHUTDOWN.beforeS, shutdownDownS: SHUTDOWN.downS, shutdownStopTimeoutS: SHUTDOWN.stopTimeoutS,
+    slowlorisHoldS: SLOWLORIS.holdMs / 1000,
+    slowlorisProbeAfterS: SLOWLORIS.probeAfterMs / 1000,
+    slowlorisProbeTimeoutS: SLOWLORIS.probeTimeoutMs / 1000,
+    overloadDurationS: OVERLOAD.durationS,
+    overloadMaxRate: maxRate,
+    shutdownBeforeS: SHUTDOWN.beforeS,
+    shutdownDownS: SHUTDOWN.downS,
+    shutdownStopTimeoutS: SHUTDOWN.stopTimeoutS,
   };
   save('environment.json', { ...info, settings, SLOWLORIS, OUTAGE, OVERLOAD, SHUTDOWN, evidence, knees });
   const report = renderResilience(info, parts, settings);
@@ -181,8 +262,11 @@ async function main(): Promise<number> {
 }
 
 if (process.argv[1] !== undefined && existsSync(process.argv[1]) && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  main().then((code) => process.exit(code), (err: unknown) => {
-    console.error(`resilience run could not run: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  });
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`resilience run could not run: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
 }

@@ -35,64 +35,158 @@ function failures(f: WindowFigures): string {
 }
 
 export function slowlorisTable(rows: SlowlorisRow[]): string[] {
-  const header = ['model', 'target', 'slow conns (opened)', 'pool', 'probe after 3 s', 'closed by server (median, answers)', 'peak memory / pids', 'units started', 'model restarts / OOM kills', 'verdict', 'seed expects', 'vs seed', 'other containers'];
+  const header = [
+    'model',
+    'target',
+    'slow conns (opened)',
+    'pool',
+    'probe after 3 s',
+    'closed by server (median, answers)',
+    'peak memory / pids',
+    'units started',
+    'model restarts / OOM kills',
+    'verdict',
+    'seed expects',
+    'vs seed',
+    'other containers',
+  ];
   return [
-    line(header), rule(header.length),
+    line(header),
+    rule(header.length),
     ...rows.map((r) => {
       const p = r.result.probe;
-      const answers = Object.entries(r.result.answeredStatuses).map(([s, n]) => `${s}×${n}`).join(', ');
+      const answers = Object.entries(r.result.answeredStatuses)
+        .map(([s, n]) => `${s}×${n}`)
+        .join(', ');
       return line([
-        r.model, via(r.target), `${r.connections} (${r.result.opened})`, r.poolSize ?? 'unbounded',
+        r.model,
+        via(r.target),
+        `${r.connections} (${r.result.opened})`,
+        r.poolSize ?? 'unbounded',
         p.status === null ? `no answer in ${p.ms} ms (${p.error ?? ''})` : `${p.status} in ${p.ms} ms`,
         r.result.closedByServer === 0 ? 'none' : `${r.result.closedByServer} after ${r.result.medianCloseMs} ms (${answers || 'no bytes'})`,
-        `${mb(r.peaks.memoryBytes)} / ${r.peaks.pids ?? 'n/a'}`, r.peaks.unitsStarted,
+        `${mb(r.peaks.memoryBytes)} / ${r.peaks.pids ?? 'n/a'}`,
+        r.peaks.unitsStarted,
         `${r.restarts} / ${r.oomKills}`,
-        `**${r.result.verdict}**`, r.expected ?? 'no claim', r.against, r.isolation,
+        `**${r.result.verdict}**`,
+        r.expected ?? 'no claim',
+        r.against,
+        r.isolation,
       ]);
     }),
   ];
 }
 
 export function outageTable(result: OutageResult): string[] {
-  const header = ['model', 'target', 'VUs', 'before: ok / requests', 'during outage: answers', 'failures: n, p50 / p99 / max', 'verdict', 'first 200 after db start', 'all 200 from', 'after: ok / requests', 'model restarted', 'DB conns after / max', 'leak'];
+  const header = [
+    'model',
+    'target',
+    'VUs',
+    'before: ok / requests',
+    'during outage: answers',
+    'failures: n, p50 / p99 / max',
+    'verdict',
+    'first 200 after db start',
+    'all 200 from',
+    'after: ok / requests',
+    'model restarted',
+    'DB conns after / max',
+    'leak',
+  ];
   const perModel = new Map(result.models.map((m) => [m.model, m]));
   return [
-    line(header), rule(header.length),
+    line(header),
+    rule(header.length),
     ...result.rows.map((r) => {
       const m = perModel.get(r.model);
       return line([
-        r.model, via(r.target), r.vus, `${r.before.ok} / ${r.before.requests}`, outcomes(r.during), failures(r.during), `**${r.verdict}**`,
-        msOr(r.firstOkMs, 'never'), msOr(r.allOkMs, 'never'), `${r.after.ok} / ${r.after.requests}`,
+        r.model,
+        via(r.target),
+        r.vus,
+        `${r.before.ok} / ${r.before.requests}`,
+        outcomes(r.during),
+        failures(r.during),
+        `**${r.verdict}**`,
+        msOr(r.firstOkMs, 'never'),
+        msOr(r.allOkMs, 'never'),
+        `${r.after.ok} / ${r.after.requests}`,
         m === undefined ? 'n/a' : m.restarted ? '**yes**' : 'no',
-        m === undefined ? 'n/a' : `${m.connectionsAfter ?? 'n/a'} / ${m.maxConnections ?? 'n/a'}`, m?.leak ?? 'n/a',
+        m === undefined ? 'n/a' : `${m.connectionsAfter ?? 'n/a'} / ${m.maxConnections ?? 'n/a'}`,
+        m?.leak ?? 'n/a',
       ]);
     }),
   ];
 }
 
 export function overloadTable(rows: OverloadRow[]): string[] {
-  const header = ['model', 'knee (source)', 'offered', 'answers', 'ok p50 / p99', 'peak memory / limit', 'units started / peak pids', 'restarts / OOM kills', 'healthy again after', 'verdict', 'other containers during it'];
+  const header = [
+    'model',
+    'knee (source)',
+    'offered',
+    'answers',
+    'ok p50 / p99',
+    'peak memory / limit',
+    'units started / peak pids',
+    'restarts / OOM kills',
+    'healthy again after',
+    'verdict',
+    'other containers during it',
+  ];
   return [
-    line(header), rule(header.length),
-    ...rows.map((r) => line([
-      r.model, `${r.knee.rate.toFixed(0)}/s${r.knee.reached ? '' : ' (at least)'} (${r.knee.source})`, `${r.rate}/s${r.capped ? ' (capped)' : ''} for 15 s`,
-      outcomes(r.figures), `${msOr(r.figures.okMs.p50)} / ${msOr(r.figures.okMs.p99)}`, `${mb(r.peakMemoryBytes)} / ${mb(r.memoryLimitBytes)}`,
-      `${r.unitsStarted ?? 'n/a'} / ${r.pidsPeak ?? 'n/a'}`,
-      `${r.restarts} / ${r.oomKills}`, msOr(r.recoveredMs, 'not within 60 s'), `**${r.verdict}**${r.droppedNote ? ` (${r.droppedNote})` : ''}`, r.isolation,
-    ])),
+    line(header),
+    rule(header.length),
+    ...rows.map((r) =>
+      line([
+        r.model,
+        `${r.knee.rate.toFixed(0)}/s${r.knee.reached ? '' : ' (at least)'} (${r.knee.source})`,
+        `${r.rate}/s${r.capped ? ' (capped)' : ''} for 15 s`,
+        outcomes(r.figures),
+        `${msOr(r.figures.okMs.p50)} / ${msOr(r.figures.okMs.p99)}`,
+        `${mb(r.peakMemoryBytes)} / ${mb(r.memoryLimitBytes)}`,
+        `${r.unitsStarted ?? 'n/a'} / ${r.pidsPeak ?? 'n/a'}`,
+        `${r.restarts} / ${r.oomKills}`,
+        msOr(r.recoveredMs, 'not within 60 s'),
+        `**${r.verdict}**${r.droppedNote ? ` (${r.droppedNote})` : ''}`,
+        r.isolation,
+      ]),
+    ),
   ];
 }
 
 export function shutdownTable(results: ShutdownResult[]): string[] {
-  const header = ['model', 'target', 'VUs', 'in flight at stop', 'sent while draining', 'sent while stopped', 'stop took / exit code', 'healthy after start', 'first 200 after start', 'verdict', 'other containers'];
+  const header = [
+    'model',
+    'target',
+    'VUs',
+    'in flight at stop',
+    'sent while draining',
+    'sent while stopped',
+    'stop took / exit code',
+    'healthy after start',
+    'first 200 after start',
+    'verdict',
+    'other containers',
+  ];
   return [
-    line(header), rule(header.length),
-    ...results.flatMap((s) => s.rows.map((r) => line([
-      r.model, via(r.target), r.vus, `${outcomes(r.inFlight)}`, `${outcomes(r.duringStop)}${r.duringStop.failed > 0 ? ` (max ${r.duringStop.failureMs.max} ms)` : ''}`,
-      `${outcomes(r.whileDown)}${r.whileDown.failed > 0 ? ` (max ${r.whileDown.failureMs.max} ms)` : ''}`,
-      `${s.stopMs} ms / ${s.exitCode}${s.oomKilled ? ' (OOM)' : ''}`, msOr(s.healthyAfterStartMs, 'not within 60 s'), msOr(r.firstOkAfterStartMs, 'never'),
-      `**${r.verdict}**`, s.isolation,
-    ]))),
+    line(header),
+    rule(header.length),
+    ...results.flatMap((s) =>
+      s.rows.map((r) =>
+        line([
+          r.model,
+          via(r.target),
+          r.vus,
+          `${outcomes(r.inFlight)}`,
+          `${outcomes(r.duringStop)}${r.duringStop.failed > 0 ? ` (max ${r.duringStop.failureMs.max} ms)` : ''}`,
+          `${outcomes(r.whileDown)}${r.whileDown.failed > 0 ? ` (max ${r.whileDown.failureMs.max} ms)` : ''}`,
+          `${s.stopMs} ms / ${s.exitCode}${s.oomKilled ? ' (OOM)' : ''}`,
+          msOr(s.healthyAfterStartMs, 'not within 60 s'),
+          msOr(r.firstOkAfterStartMs, 'never'),
+          `**${r.verdict}**`,
+          s.isolation,
+        ]),
+      ),
+    ),
   ];
 }
 
@@ -112,7 +206,7 @@ export function renderResilience(info: RunInfo, parts: ReportParts, settings: Re
     `- Run: ${info.startedAt} to ${info.finishedAt} (UTC), experiments: ${info.experiments.join(', ')}, models: ${info.models.join(', ')}, compose project ${info.project}`,
     `- Host: ${info.host.cores} cores, ${mb(info.host.memoryBytes)} memory, ${info.host.os}, kernel ${info.host.kernel}, Docker ${info.host.dockerVersion}`,
     `- Load: ${info.k6Image} with the per-request log (loadtests/k6/timeline.js); Slowloris: loadtests/resilience/slowloris.ts from the runner container`,
-    '- Direct clients of prefork and blocking send `Connection: close` (a worker owns its connection until it closes: one keep-alive client would keep the blocking baseline\'s only worker to itself; nginx does the same towards them). Every other client keeps its connection alive.',
+    "- Direct clients of prefork and blocking send `Connection: close` (a worker owns its connection until it closes: one keep-alive client would keep the blocking baseline's only worker to itself; nginx does the same towards them). Every other client keeps its connection alive.",
     `- Commit: ${info.gitCommit}`,
     ...info.notes.map((n) => `- ${n}`),
     '',
@@ -120,30 +214,53 @@ export function renderResilience(info: RunInfo, parts: ReportParts, settings: Re
     '',
   ];
   if (parts.slowloris !== undefined) {
-    lines.push('## Slowloris', '',
+    lines.push(
+      '## Slowloris',
+      '',
       `Per model, N connections send a request line and then one header line a second, never the end of the headers, for ${settings.slowlorisHoldS} s; ${settings.slowlorisProbeAfterS} s in, one normal \`GET /db\` must answer within ${settings.slowlorisProbeTimeoutS} s. **survived**: 200 in under 1 s; **degraded**: 200, slower; **down**: no 200. N = 1, the model's pool (units.limit from /model), twice that, 1,000.`,
-      '', ...slowlorisTable(parts.slowloris), '');
+      '',
+      ...slowlorisTable(parts.slowloris),
+      '',
+    );
   }
   if (parts.outage !== undefined) {
     const o = parts.outage;
-    lines.push('## Database outage under load', '',
+    lines.push(
+      '## Database outage under load',
+      '',
       `Every model, direct and through nginx, under load at once; \`docker stop db\` took ${o.stoppedAt - o.stopBeganAt} ms, it stayed down until ${((o.startedAt - o.stopBeganAt) / 1000).toFixed(1)} s after the stop began, and Postgres answered again ${msOr(o.dbReadyMs, 'never')} after \`docker start\`. "During outage" = requests sent from the stop until the start; a failure is **fast** when its p99 is within 1 s (the services promise a 503 within 1 s), a **hang** when the client (5 s limit) gave up. "DB conns after" = pg_stat_activity 3 s after the load ended, against the model's own maximum then (/model db.maxConnections, read before and after the count: pool max × pools; for forking one per child still alive). nginx: restarts ${o.proxy.after.restartCount - o.proxy.before.restartCount}, health ${o.proxy.after.health}.`,
-      '', ...outageTable(o), '');
+      '',
+      ...outageTable(o),
+      '',
+    );
   }
   if (parts.overload !== undefined) {
-    lines.push('## Overload', '',
+    lines.push(
+      '## Overload',
+      '',
       `Each model alone, direct, at twice its knee as an open arrival rate (requests keep coming whatever the latency), ${settings.overloadDurationS} s, 5 s client limit. The knee comes from the newest \`make load\` results when they have the model, else from the pool arithmetic; the rate is capped at ${settings.overloadMaxRate}/s (what this host can offer beside the model and Postgres: OVERLOAD_MAX_RATE).`,
-      '', ...overloadTable(parts.overload), '');
+      '',
+      ...overloadTable(parts.overload),
+      '',
+    );
   }
   if (parts.shutdown !== undefined) {
-    lines.push('## Shutdown under load', '',
+    lines.push(
+      '## Shutdown under load',
+      '',
       `Each model under load direct and through nginx; ${settings.shutdownBeforeS} s in, \`docker stop\` (SIGTERM, then SIGKILL after ${settings.shutdownStopTimeoutS} s), then \`docker start\` ${settings.shutdownDownS} s later. "In flight at stop" = requests sent before the stop and not yet answered when it began: they should all be 200. Requests sent during the drain and while stopped should get a clean refusal (no answer: refused/reset at once, or a JSON 502/503/504 from nginx) and never hang until the 5 s client limit. k6 runs in the host's network and reaches the model on its published loopback port and nginx on its own, as a client of \`make up\` does: a stopped container's port is closed, and nginx gives up connecting to a stopped model after its connect timeout (above).`,
-      '', ...shutdownTable(parts.shutdown), '');
+      '',
+      ...shutdownTable(parts.shutdown),
+      '',
+    );
   }
-  lines.push('## Files', '',
+  lines.push(
+    '## Files',
+    '',
     '- `slowloris.json`, `outage.json`, `overload.json`, `shutdown.json`: every figure of this report (per-request logs in `raw/`)',
     '- `raw/<experiment>-<model>.requests.json`: one entry per request k6 sent (target, start, ms, status, k6 error code)',
     '- `environment.json`: host, versions, commit, settings of each experiment',
-    '');
+    '',
+  );
   return lines.join('\n');
 }

@@ -22,7 +22,13 @@ export const K6_TIMEOUT = 1050;
 export function parseTimeline(stderr: string): RequestRecord[] {
   const records: RequestRecord[] = [];
   for (const match of stderr.matchAll(/msg="R (\S+) (\d+) (\d+) (\d+) (\d+)(?: (\S+))?"/g)) {
-    const record: RequestRecord = { target: match[1]!, start: Number(match[2]), ms: Number(match[3]), status: Number(match[4]), errorCode: Number(match[5]) };
+    const record: RequestRecord = {
+      target: match[1]!,
+      start: Number(match[2]),
+      ms: Number(match[3]),
+      status: Number(match[4]),
+      errorCode: Number(match[5]),
+    };
     if (match[6] !== undefined && match[6] !== '-') record.error = match[6];
     records.push(record);
   }
@@ -38,7 +44,7 @@ export function percentile(sorted: number[], p: number): number | null {
 /** What one status means in the tables: "200", "503", "timeout", "refused", "reset", ... */
 export function outcome(r: RequestRecord): string {
   if (r.status !== 0) return String(r.status);
-  return r.errorCode === K6_TIMEOUT ? 'timeout' : r.error ?? 'no answer';
+  return r.errorCode === K6_TIMEOUT ? 'timeout' : (r.error ?? 'no answer');
 }
 
 export interface WindowFigures {
@@ -61,8 +67,14 @@ export function windowOf(records: RequestRecord[], target: string, from: number,
 export function figures(records: RequestRecord[]): WindowFigures {
   const outcomes: Record<string, number> = {};
   for (const r of records) outcomes[outcome(r)] = (outcomes[outcome(r)] ?? 0) + 1;
-  const failed = records.filter((r) => r.status !== 200).map((r) => r.ms).sort((a, b) => a - b);
-  const ok = records.filter((r) => r.status === 200).map((r) => r.ms).sort((a, b) => a - b);
+  const failed = records
+    .filter((r) => r.status !== 200)
+    .map((r) => r.ms)
+    .sort((a, b) => a - b);
+  const ok = records
+    .filter((r) => r.status === 200)
+    .map((r) => r.ms)
+    .sort((a, b) => a - b);
   const stats = (xs: number[]) => ({ p50: percentile(xs, 50), p99: percentile(xs, 99), max: xs.at(-1) ?? null });
   return {
     requests: records.length,
@@ -84,7 +96,8 @@ export function recovery(records: RequestRecord[], target: string, since: number
   const after = records.filter((r) => r.target === target && r.start + r.ms >= since).sort((a, b) => a.start + a.ms - (b.start + b.ms));
   const firstOk = after.find((r) => r.status === 200);
   const lastFailure = after.filter((r) => r.status !== 200).at(-1);
-  const okAfterLastFailure = lastFailure === undefined ? firstOk : after.find((r) => r.status === 200 && r.start > lastFailure.start + lastFailure.ms - 1);
+  const okAfterLastFailure =
+    lastFailure === undefined ? firstOk : after.find((r) => r.status === 200 && r.start > lastFailure.start + lastFailure.ms - 1);
   return {
     firstOkMs: firstOk === undefined ? null : firstOk.start + firstOk.ms - since,
     allOkMs: okAfterLastFailure === undefined ? null : Math.max(0, okAfterLastFailure.start + okAfterLastFailure.ms - since),

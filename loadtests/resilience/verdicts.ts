@@ -64,7 +64,8 @@ export function keptUp(row: LoadRowLike): boolean {
 
 /** The knee of `model` from a make-load run's valid direct rows, or null when the run has none usable. */
 export function kneeFromRows(rows: LoadRowLike[], model: string, source: string): Knee | null {
-  const mine = rows.filter((r) => r.model === model && r.level.target === 'direct' && r.validity?.valid !== false && r.figures.successesPerSecond > 0)
+  const mine = rows
+    .filter((r) => r.model === model && r.level.target === 'direct' && r.validity?.valid !== false && r.figures.successesPerSecond > 0)
     .sort((a, b) => a.offeredRate - b.offeredRate);
   if (mine.length === 0) return null;
   const firstBehind = mine.findIndex((r) => !keptUp(r));
@@ -74,7 +75,11 @@ export function kneeFromRows(rows: LoadRowLike[], model: string, source: string)
   }
   // The most it served: at or past the knee.
   const best = mine.reduce((a, b) => (b.figures.successesPerSecond > a.figures.successesPerSecond ? b : a));
-  return { rate: best.figures.successesPerSecond, reached: true, source: `${source}: fell behind at ${mine[firstBehind]!.level.name}, most served at ${best.level.name}` };
+  return {
+    rate: best.figures.successesPerSecond,
+    reached: true,
+    source: `${source}: fell behind at ${mine[firstBehind]!.level.name}, most served at ${best.level.name}`,
+  };
 }
 
 /**
@@ -83,8 +88,13 @@ export function kneeFromRows(rows: LoadRowLike[], model: string, source: string)
  */
 export function kneeEstimate(slots: number | null, hostCap: number, floorMs = FALLBACK_DB_DELAY_MS): Knee {
   const arithmetic = slots !== null && slots > 0 ? slots / (floorMs / 1000) : null;
-  if (arithmetic !== null && arithmetic <= hostCap) return { rate: arithmetic, reached: true, source: `estimate: ${slots} slots / ${floorMs} ms` };
-  return { rate: hostCap, reached: false, source: `estimate: ${arithmetic === null ? 'unbounded' : `${slots} slots / ${floorMs} ms = ${arithmetic.toFixed(0)}/s`}, capped at what this host can drive (${hostCap}/s)` };
+  if (arithmetic !== null && arithmetic <= hostCap)
+    return { rate: arithmetic, reached: true, source: `estimate: ${slots} slots / ${floorMs} ms` };
+  return {
+    rate: hostCap,
+    reached: false,
+    source: `estimate: ${arithmetic === null ? 'unbounded' : `${slots} slots / ${floorMs} ms = ${arithmetic.toFixed(0)}/s`}, capped at what this host can drive (${hostCap}/s)`,
+  };
 }
 
 /**
@@ -93,7 +103,10 @@ export function kneeEstimate(slots: number | null, hostCap: number, floorMs = FA
  * (forking: MAX_PROCS; null: unbounded), its DB pools for the rest (event loop, goroutines, M:N,
  * threaded: their units are not one request each). Which is which comes from models.json.
  */
-export function requestSlots(model: string, e: { units: { limit: number | null }; db: { maxConnections?: number; poolMaxPerUnit: number; pools: number } }): number | null {
+export function requestSlots(
+  model: string,
+  e: { units: { limit: number | null }; db: { maxConnections?: number; poolMaxPerUnit: number; pools: number } },
+): number | null {
   const spec = modelSpec(model);
   if (spec.bounded !== null || (spec.perConnection && spec.unit === 'process')) return e.units.limit;
   return e.db.maxConnections ?? e.db.poolMaxPerUnit * e.db.pools;
@@ -129,10 +142,18 @@ export function leakVerdict(after: number | null, max: number | null): string {
 /** docker stop during load: what requests in flight and requests after the stop got. */
 export function shutdownVerdict(inFlight: WindowFigures, afterStop: WindowFigures): string {
   const parts: string[] = [];
-  parts.push(inFlight.requests === 0 ? 'none in flight' : inFlight.failed === 0 ? `${inFlight.ok}/${inFlight.requests} in flight completed` : `${inFlight.failed}/${inFlight.requests} in flight FAILED`);
+  parts.push(
+    inFlight.requests === 0
+      ? 'none in flight'
+      : inFlight.failed === 0
+        ? `${inFlight.ok}/${inFlight.requests} in flight completed`
+        : `${inFlight.failed}/${inFlight.requests} in flight FAILED`,
+  );
   if (afterStop.timeouts > 0) parts.push(`${afterStop.timeouts} hung until the client timeout`);
-  else if (afterStop.failed > 0 && (afterStop.failureMs.max ?? 0) <= FAST_FAILURE_MS) parts.push(`new requests refused at once (max ${afterStop.failureMs.max} ms)`);
-  else if (afterStop.failed > 0) parts.push(`new requests refused, none hung (p50 ${afterStop.failureMs.p50} ms, max ${afterStop.failureMs.max} ms)`);
+  else if (afterStop.failed > 0 && (afterStop.failureMs.max ?? 0) <= FAST_FAILURE_MS)
+    parts.push(`new requests refused at once (max ${afterStop.failureMs.max} ms)`);
+  else if (afterStop.failed > 0)
+    parts.push(`new requests refused, none hung (p50 ${afterStop.failureMs.p50} ms, max ${afterStop.failureMs.max} ms)`);
   else if (afterStop.requests > 0 && (afterStop.okMs.max ?? 0) > FAST_FAILURE_MS) {
     // A stopped container's address answers nothing (no RST): connects wait and retry the SYN
     // until the container is back, so these requests were served late, not refused.

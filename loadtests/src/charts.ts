@@ -50,13 +50,17 @@ interface Axis {
 }
 
 const xEncoding = (xs: number[]) => ({
-  field: 'connections', type: 'quantitative', title: 'connections held',
+  field: 'connections',
+  type: 'quantitative',
+  title: 'connections held',
   scale: { type: xs.length > 1 ? 'log' : 'linear', ...(xs.length > 1 ? { domain: [xs[0]! / 1.3, xs.at(-1)! * 1.3] } : {}) },
   axis: { values: xs, format: ',d', labelAngle: 0 },
 });
 
 const yEncoding = (y: Axis) => ({
-  field: 'value', type: 'quantitative', title: y.title,
+  field: 'value',
+  type: 'quantitative',
+  title: y.title,
   scale: y.log ? { type: 'log', ...(y.ticks ? { domain: [y.ticks[0]!, y.ticks.at(-1)!] } : {}) } : { type: 'linear' },
   axis: y.ticks ? { values: y.ticks, format: ',d' } : {},
 });
@@ -64,7 +68,13 @@ const yEncoding = (y: Axis) => ({
 const legend = { orient: 'top', direction: 'horizontal' };
 
 /** One panel per model: each series a colour, direct and via nginx by shape, invalid rows faded. */
-function panels(title: string, points: Point[], y: Axis, series: { title: string; scale: { domain: string[]; range: string[] } }, rule?: { value: number; label: string }): TopLevelSpec {
+function panels(
+  title: string,
+  points: Point[],
+  y: Axis,
+  series: { title: string; scale: { domain: string[]; range: string[] } },
+  rule?: { value: number; label: string },
+): TopLevelSpec {
   const xs = [...new Set(points.map((p) => p.connections))].sort((a, b) => a - b);
   const color = { field: 'series', type: 'nominal', title: series.title, scale: series.scale, legend };
   // Lines join every level of a series; the points on them say valid or not (faded: invalid).
@@ -79,19 +89,46 @@ function panels(title: string, points: Point[], y: Axis, series: { title: string
       y: yEncoding(y),
       color,
       shape: { field: 'target', type: 'nominal', title: 'target', scale: TARGETS, legend: { ...legend, symbolType: 'circle' } },
-      opacity: { field: 'valid', type: 'ordinal', title: 'row', scale: VALIDITY, sort: VALIDITY.domain, legend: { ...legend, symbolType: 'circle' } },
-      tooltip: [{ field: 'model' }, { field: 'target' }, { field: 'connections' }, { field: 'series' }, { field: 'value' }, { field: 'valid' }],
+      opacity: {
+        field: 'valid',
+        type: 'ordinal',
+        title: 'row',
+        scale: VALIDITY,
+        sort: VALIDITY.domain,
+        legend: { ...legend, symbolType: 'circle' },
+      },
+      tooltip: [
+        { field: 'model' },
+        { field: 'target' },
+        { field: 'connections' },
+        { field: 'series' },
+        { field: 'value' },
+        { field: 'valid' },
+      ],
     },
   };
-  const ruleLayer = rule === undefined ? [] : [
-    { mark: { type: 'rule', color: '#333', strokeDash: [5, 4], strokeWidth: 2 }, encoding: { y: { datum: rule.value, type: 'quantitative' } } },
-    { mark: { type: 'text', align: 'right', baseline: 'bottom', dy: -3, fontSize: 13, color: '#333' }, encoding: { y: { datum: rule.value, type: 'quantitative' }, x: { value: 'width' }, text: { value: rule.label } } },
-  ];
+  const ruleLayer =
+    rule === undefined
+      ? []
+      : [
+          {
+            mark: { type: 'rule', color: '#333', strokeDash: [5, 4], strokeWidth: 2 },
+            encoding: { y: { datum: rule.value, type: 'quantitative' } },
+          },
+          {
+            mark: { type: 'text', align: 'right', baseline: 'bottom', dy: -3, fontSize: 13, color: '#333' },
+            encoding: { y: { datum: rule.value, type: 'quantitative' }, x: { value: 'width' }, text: { value: rule.label } },
+          },
+        ];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
     background: 'white',
-    config: { ...CONFIG, legend: { ...CONFIG.legend, symbolType: 'stroke' }, header: { labelFontSize: 16, labelFontWeight: 'bold', title: null } },
+    config: {
+      ...CONFIG,
+      legend: { ...CONFIG.legend, symbolType: 'stroke' },
+      header: { labelFontSize: 16, labelFontWeight: 'bold', title: null },
+    },
     data: { values: points },
     facet: { field: 'model', type: 'nominal', title: null, sort: MODEL_ORDER() },
     columns: 4,
@@ -103,7 +140,14 @@ function panels(title: string, points: Point[], y: Axis, series: { title: string
 /** Memory of every model on one chart: a colour per model, direct and via nginx by shape. */
 function memoryChart(title: string, points: Point[], y: Axis): TopLevelSpec {
   const xs = [...new Set(points.map((p) => p.connections))].sort((a, b) => a - b);
-  const color = { field: 'model', type: 'nominal', title: 'model', sort: MODEL_ORDER(), scale: { scheme: 'tableau10' }, legend: { orient: 'right', symbolType: 'stroke' } };
+  const color = {
+    field: 'model',
+    type: 'nominal',
+    title: 'model',
+    sort: MODEL_ORDER(),
+    scale: { scheme: 'tableau10' },
+    legend: { orient: 'right', symbolType: 'stroke' },
+  };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
@@ -116,18 +160,48 @@ function memoryChart(title: string, points: Point[], y: Axis): TopLevelSpec {
       {
         mark: { type: 'line', opacity: 0.8 },
         encoding: {
-          x: xEncoding(xs), y: yEncoding(y), color,
-          strokeDash: { field: 'series', type: 'nominal', title: 'memory', scale: { domain: ['peak', 'over idle'], range: [[1, 0], [6, 4]] }, legend: { orient: 'right', symbolType: 'stroke', symbolStrokeColor: 'black' } },
+          x: xEncoding(xs),
+          y: yEncoding(y),
+          color,
+          strokeDash: {
+            field: 'series',
+            type: 'nominal',
+            title: 'memory',
+            scale: {
+              domain: ['peak', 'over idle'],
+              range: [
+                [1, 0],
+                [6, 4],
+              ],
+            },
+            legend: { orient: 'right', symbolType: 'stroke', symbolStrokeColor: 'black' },
+          },
           detail: [{ field: 'series' }, { field: 'target' }],
         },
       },
       {
         mark: { type: 'point', filled: true, size: 80 },
         encoding: {
-          x: xEncoding(xs), y: yEncoding(y), color,
+          x: xEncoding(xs),
+          y: yEncoding(y),
+          color,
           shape: { field: 'target', type: 'nominal', title: 'target', scale: TARGETS, legend: { orient: 'right', symbolType: 'circle' } },
-          opacity: { field: 'valid', type: 'ordinal', title: 'row', scale: VALIDITY, sort: VALIDITY.domain, legend: { orient: 'right', symbolType: 'circle' } },
-          tooltip: [{ field: 'model' }, { field: 'target' }, { field: 'connections' }, { field: 'series' }, { field: 'value' }, { field: 'valid' }],
+          opacity: {
+            field: 'valid',
+            type: 'ordinal',
+            title: 'row',
+            scale: VALIDITY,
+            sort: VALIDITY.domain,
+            legend: { orient: 'right', symbolType: 'circle' },
+          },
+          tooltip: [
+            { field: 'model' },
+            { field: 'target' },
+            { field: 'connections' },
+            { field: 'series' },
+            { field: 'value' },
+            { field: 'valid' },
+          ],
         },
       },
     ],
@@ -146,9 +220,18 @@ async function render(spec: TopLevelSpec): Promise<string> {
 }
 
 export async function renderCharts(rows: Judged[]): Promise<Chart[]> {
-  const base = (r: Judged) => ({ model: r.model, target: r.level.target === 'proxy' ? 'via nginx' : 'direct', connections: connectionsHeld(r), valid: r.validity.valid ? 'valid' : 'invalid' });
+  const base = (r: Judged) => ({
+    model: r.model,
+    target: r.level.target === 'proxy' ? 'via nginx' : 'direct',
+    connections: connectionsHeld(r),
+    valid: r.validity.valid ? 'valid' : 'invalid',
+  });
   // A level with no answered request has no latency: leave it out rather than draw a zero.
-  const latency: Point[] = rows.flatMap((r) => (['p50', 'p90', 'p99'] as const).flatMap((p) => (r.figures.latencyMs[p] > 0 ? [{ ...base(r), series: p, value: Number(r.figures.latencyMs[p].toFixed(1)) }] : [])));
+  const latency: Point[] = rows.flatMap((r) =>
+    (['p50', 'p90', 'p99'] as const).flatMap((p) =>
+      r.figures.latencyMs[p] > 0 ? [{ ...base(r), series: p, value: Number(r.figures.latencyMs[p].toFixed(1)) }] : [],
+    ),
+  );
   const memory: Point[] = rows.flatMap((r) => {
     const peak = r.resources.peakMemoryBytes;
     const over = r.resources.memoryOverBaselineBytes;
@@ -165,15 +248,32 @@ export async function renderCharts(rows: Judged[]): Promise<Chart[]> {
   const latencyTicks = logTicks(Math.min(floor / 2, ...latency.map((p) => p.value)), Math.max(floor * 2, ...latency.map((p) => p.value)));
   const memoryTicks = logTicks(Math.min(10, ...memory.map((p) => p.value)), Math.max(100, ...memory.map((p) => p.value)));
   const specs: [string, string, TopLevelSpec][] = [
-    ['latency.svg', 'Latency percentiles vs connections', panels(
-      'Latency p50 / p90 / p99 vs connections held, per model',
-      latency,
-      { title: 'latency (ms, log scale)', log: true, ticks: latencyTicks },
-      { title: 'percentile', scale: PERCENTILES },
-      { value: floor, label: `floor ${floor} ms` },
-    )],
-    ['memory.svg', 'Peak memory vs connections', memoryChart('Container memory vs connections held', memory, { title: 'memory (MB, log scale)', log: true, ticks: memoryTicks })],
-    ['errors.svg', 'Errors vs connections', panels('Failed and timed-out requests vs connections held, per model', errors, { title: '% of requests', log: false }, { title: 'requests', scale: { domain: ['errors', 'timeouts'], range: ['#d62728', '#9467bd'] } })],
+    [
+      'latency.svg',
+      'Latency percentiles vs connections',
+      panels(
+        'Latency p50 / p90 / p99 vs connections held, per model',
+        latency,
+        { title: 'latency (ms, log scale)', log: true, ticks: latencyTicks },
+        { title: 'percentile', scale: PERCENTILES },
+        { value: floor, label: `floor ${floor} ms` },
+      ),
+    ],
+    [
+      'memory.svg',
+      'Peak memory vs connections',
+      memoryChart('Container memory vs connections held', memory, { title: 'memory (MB, log scale)', log: true, ticks: memoryTicks }),
+    ],
+    [
+      'errors.svg',
+      'Errors vs connections',
+      panels(
+        'Failed and timed-out requests vs connections held, per model',
+        errors,
+        { title: '% of requests', log: false },
+        { title: 'requests', scale: { domain: ['errors', 'timeouts'], range: ['#d62728', '#9467bd'] } },
+      ),
+    ],
   ];
   const charts: Chart[] = [];
   for (const [file, title, spec] of specs) charts.push({ file, title, svg: await render(spec) });

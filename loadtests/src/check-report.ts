@@ -25,7 +25,8 @@ export function checkRun(dir: string): string[] {
   for (const row of rows) {
     const name = `${String(row.model)} ${String(row.level?.name)}`;
     const v = row.validity;
-    if (typeof v?.valid !== 'boolean' || !Array.isArray(v.reasons) || (v.valid === false && v.reasons.length === 0)) problems.push(`${name}: no validity verdict`);
+    if (typeof v?.valid !== 'boolean' || !Array.isArray(v.reasons) || (v.valid === false && v.reasons.length === 0))
+      problems.push(`${name}: no validity verdict`);
     if (!['confirmed', 'refuted', 'differs'].includes(String(row.verdict?.verdict))) problems.push(`${name}: no verdict against the seed`);
     if (!report.includes(`| ${String(row.model)} |`)) problems.push(`${name}: not in report.md`);
   }

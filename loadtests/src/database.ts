@@ -22,12 +22,13 @@ export interface DatabaseSettings {
 export function adminSettings(env: NodeJS.ProcessEnv, defaultHost: string): DatabaseSettings {
   const adminPassword = env.DB_ADMIN_PASSWORD;
   const useAdmin = adminPassword !== undefined && adminPassword !== '';
-  const password = useAdmin ? adminPassword : env.DB_PASSWORD ?? env.POSTGRES_PASSWORD;
-  if (password === undefined || password === '') throw new Error('DB_ADMIN_PASSWORD or DB_PASSWORD (from .env) is required to read pg_stat_statements');
+  const password = useAdmin ? adminPassword : (env.DB_PASSWORD ?? env.POSTGRES_PASSWORD);
+  if (password === undefined || password === '')
+    throw new Error('DB_ADMIN_PASSWORD or DB_PASSWORD (from .env) is required to read pg_stat_statements');
   return {
     host: env.DB_HOST ?? defaultHost,
     port: Number(env.DB_PORT ?? 5432),
-    user: useAdmin ? env.DB_ADMIN_USER || 'postgres' : env.DB_USER ?? env.POSTGRES_USER ?? 'benchmarkdbuser',
+    user: useAdmin ? env.DB_ADMIN_USER || 'postgres' : (env.DB_USER ?? env.POSTGRES_USER ?? 'benchmarkdbuser'),
     password,
     database: env.DB_NAME ?? env.POSTGRES_DB ?? 'hello_world',
   };
@@ -63,13 +64,17 @@ export class Database {
 
   /** Times the world statement completed since the last reset. */
   async worldQueryCalls(): Promise<number> {
-    const rows = await this.#rows<{ calls: string | null }>('SELECT sum(calls)::bigint AS calls FROM pg_stat_statements WHERE query = $1', [WORLD_QUERY]);
+    const rows = await this.#rows<{ calls: string | null }>('SELECT sum(calls)::bigint AS calls FROM pg_stat_statements WHERE query = $1', [
+      WORLD_QUERY,
+    ]);
     return Number(rows[0]?.calls ?? 0);
   }
 
   /** World statements running right now (a level's leftovers must finish before the next is measured). */
   async activeWorldQueries(): Promise<number> {
-    const rows = await this.#rows<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query = $1", [WORLD_QUERY]);
+    const rows = await this.#rows<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query = $1", [
+      WORLD_QUERY,
+    ]);
     return Number(rows[0]?.n ?? 0);
   }
 
@@ -78,13 +83,16 @@ export class Database {
     const rows = await this.#rows<{ app: string; n: string }>(
       `SELECT application_name AS app, count(*) AS n FROM pg_stat_activity
         WHERE datname = current_database() AND backend_type = 'client backend' AND application_name <> $1
-        GROUP BY application_name`, [RUNNER_APPLICATION_NAME]);
+        GROUP BY application_name`,
+      [RUNNER_APPLICATION_NAME],
+    );
     return Object.fromEntries(rows.map((r) => [r.app, Number(r.n)]));
   }
 
   async settings(): Promise<{ version: string; maxConnections: number; reservedConnections: number }> {
     const rows = await this.#rows<{ version: string; max: string; reserved: string }>(
-      "SELECT version() AS version, current_setting('max_connections') AS max, current_setting('superuser_reserved_connections') AS reserved");
+      "SELECT version() AS version, current_setting('max_connections') AS max, current_setting('superuser_reserved_connections') AS reserved",
+    );
     const row = rows[0];
     return { version: row?.version ?? 'unknown', maxConnections: Number(row?.max ?? 0), reservedConnections: Number(row?.reserved ?? 0) };
   }

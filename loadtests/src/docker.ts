@@ -73,7 +73,10 @@ export async function containerState(docker: Docker, id: string): Promise<Contai
 export async function logLinesSince(docker: Docker, id: string, sinceS: number, pattern: RegExp): Promise<string[]> {
   const buffer = await docker.getContainer(id).logs({ stdout: true, stderr: true, since: sinceS, follow: false });
   // Multiplexed frames carry an 8-byte header; the text lines we look for survive it.
-  return buffer.toString('utf8').split('\n').filter((line) => pattern.test(line));
+  return buffer
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => pattern.test(line));
 }
 
 export interface ResourceSample {
@@ -124,7 +127,9 @@ export class StatsStream {
           try {
             const sample = frameToSample(JSON.parse(line) as StatsFrame);
             if (sample !== undefined) stats.samples.push(sample);
-          } catch { /* a frame cut by stop() */ }
+          } catch {
+            /* a frame cut by stop() */
+          }
         }
         newline = pending.indexOf('\n');
       }
@@ -231,10 +236,15 @@ export async function runK6(docker: Docker, options: K6RunOptions): Promise<K6Ru
     const samples = stats.stop();
     await new Promise((r) => setTimeout(r, 200)); // let the attach stream flush its last frames
     const cpusetCpus = options.cpusetCpus === undefined ? undefined : options.cpusetCpus;
-    const dashboardHtml = options.dashboard === true ? await copyOut(docker, container.id, DASHBOARD_PATH).catch(() => undefined) : undefined;
+    const dashboardHtml =
+      options.dashboard === true ? await copyOut(docker, container.id, DASHBOARD_PATH).catch(() => undefined) : undefined;
     return {
-      exitCode: result.StatusCode, stdout: readStdout(), stderr: readStderr(), samples,
-      ...(cpusetCpus === undefined ? {} : { cpusetCpus }), ...(dashboardHtml === undefined ? {} : { dashboardHtml }),
+      exitCode: result.StatusCode,
+      stdout: readStdout(),
+      stderr: readStderr(),
+      samples,
+      ...(cpusetCpus === undefined ? {} : { cpusetCpus }),
+      ...(dashboardHtml === undefined ? {} : { dashboardHtml }),
     };
   } finally {
     await container.remove({ force: true }).catch(() => undefined);
@@ -244,7 +254,14 @@ export async function runK6(docker: Docker, options: K6RunOptions): Promise<K6Ru
 /** Removes k6 containers a previous, interrupted run left behind. */
 export async function removeLeftoverK6(docker: Docker): Promise<number> {
   const list = await docker.listContainers({ all: true, filters: { label: [RUN_LABEL] } });
-  await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(
+    list.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
   return list.length;
 }
 
@@ -258,7 +275,10 @@ export interface EngineInfo {
 }
 
 export async function engineInfo(docker: Docker): Promise<EngineInfo> {
-  const info = (await docker.info()) as Partial<Record<'ServerVersion' | 'OperatingSystem' | 'KernelVersion' | 'CgroupVersion', string>> & { NCPU?: number; MemTotal?: number };
+  const info = (await docker.info()) as Partial<Record<'ServerVersion' | 'OperatingSystem' | 'KernelVersion' | 'CgroupVersion', string>> & {
+    NCPU?: number;
+    MemTotal?: number;
+  };
   return {
     serverVersion: info.ServerVersion ?? 'unknown',
     cpus: info.NCPU ?? 0,
@@ -278,10 +298,22 @@ export async function execText(docker: Docker, id: string, cmd: string[], timeou
   const read = collect(stdout);
   docker.modem.demuxStream(stream, stdout, stderr);
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => { stream.destroy(); reject(new Error(`exec ${cmd.join(' ')}: no end within ${timeoutMs} ms`)); }, timeoutMs);
-    stream.on('end', () => { clearTimeout(timer); resolve(); });
-    stream.on('close', () => { clearTimeout(timer); resolve(); });
-    stream.on('error', (err: Error) => { clearTimeout(timer); reject(err); });
+    const timer = setTimeout(() => {
+      stream.destroy();
+      reject(new Error(`exec ${cmd.join(' ')}: no end within ${timeoutMs} ms`));
+    }, timeoutMs);
+    stream.on('end', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    stream.on('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    stream.on('error', (err: Error) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
   return read();
 }
@@ -299,7 +331,12 @@ export async function memoryNow(docker: Docker, id: string): Promise<number | nu
  * Restarts a container (SIGTERM, then SIGKILL after stopTimeoutS) and waits until it is
  * running and, where it has a healthcheck, healthy. Returns its new State.StartedAt.
  */
-export async function restartAndWait(docker: Docker, id: string, stopTimeoutS: number, healthyWithinMs: number): Promise<{ startedAt: string; healthy: boolean }> {
+export async function restartAndWait(
+  docker: Docker,
+  id: string,
+  stopTimeoutS: number,
+  healthyWithinMs: number,
+): Promise<{ startedAt: string; healthy: boolean }> {
   const container = docker.getContainer(id);
   await container.restart({ t: stopTimeoutS });
   const deadline = Date.now() + healthyWithinMs;

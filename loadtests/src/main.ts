@@ -17,7 +17,8 @@ import { isolationFor } from './plan.ts';
 import { ARRIVAL_PROCESS } from '../k6/lib/arrivals.js';
 
 /** What every row's memory figures are (docker.ts frameToSample computes it). */
-export const MEMORY_DEFINITION = 'Docker stats memory_stats.usage minus memory_stats.stats.inactive_file (cgroup v2: memory.current minus the inactive file cache; what `docker stats` shows): the memory the container\'s limit charges that the kernel cannot simply drop before an OOM kill. Baseline: the same figure after the runner restarted the container and it was healthy and idle; RSS (summed over the model\'s processes, from /model) is reported beside it.';
+export const MEMORY_DEFINITION =
+  "Docker stats memory_stats.usage minus memory_stats.stats.inactive_file (cgroup v2: memory.current minus the inactive file cache; what `docker stats` shows): the memory the container's limit charges that the kernel cannot simply drop before an OOM kill. Baseline: the same figure after the runner restarted the container and it was healthy and idle; RSS (summed over the model's processes, from /model) is reported beside it.";
 
 /** Docker's size notation (4g, 512m, 1073741824) in bytes. */
 export function parseBytes(text: string | undefined): number | null {
@@ -33,7 +34,10 @@ function numberOrNull(text: string | undefined): number | null {
 }
 
 function utcStamp(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 async function main(): Promise<number> {
@@ -55,11 +59,19 @@ async function main(): Promise<number> {
   const isolation = isolationFor(env.ISOLATE, engine.cpus);
   log(isolation.why);
   const hostBefore = await hostLoad(2000);
-  log(`host before the run: load average ${hostBefore.loadAvg1 ?? 'n/a'}, ${hostBefore.busyPercent?.toFixed(0) ?? 'n/a'}% of the CPUs busy over 2 s`);
+  log(
+    `host before the run: load average ${hostBefore.loadAvg1 ?? 'n/a'}, ${hostBefore.busyPercent?.toFixed(0) ?? 'n/a'}% of the CPUs busy over 2 s`,
+  );
   const ownProject = await ownComposeProject(docker, hostname());
   const inCompose = ownProject !== undefined;
-  if (inCompose && !env.HOST_PROJECT_DIR) throw new Error('HOST_PROJECT_DIR (the checkout\'s path on the Docker host) is required in the container: run `make load`');
-  const project = env.COMPOSE_PROJECT_NAME ?? ownProject ?? basename(hostProjectDir).toLowerCase().replace(/[^a-z0-9_-]/g, '');
+  if (inCompose && !env.HOST_PROJECT_DIR)
+    throw new Error("HOST_PROJECT_DIR (the checkout's path on the Docker host) is required in the container: run `make load`");
+  const project =
+    env.COMPOSE_PROJECT_NAME ??
+    ownProject ??
+    basename(hostProjectDir)
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]/g, '');
   const leftovers = await removeLeftoverK6(docker);
   if (leftovers > 0) log(`removed ${leftovers} k6 container(s) an interrupted run left behind`);
   try {
@@ -71,7 +83,8 @@ async function main(): Promise<number> {
   const containers: Record<ModelName, ServiceContainer> = {};
   for (const model of models) {
     const found = await findService(docker, project, model);
-    if (found === undefined) throw new Error(`no running container for service "${model}" in compose project "${project}": run \`make up\` first`);
+    if (found === undefined)
+      throw new Error(`no running container for service "${model}" in compose project "${project}": run \`make up\` first`);
     containers[model] = found;
   }
   const dbContainer = await findService(docker, project, 'db');
@@ -92,7 +105,8 @@ async function main(): Promise<number> {
   const resultsDir = join(resultsRoot, runDirName);
   for (const sub of ['raw', 'samples', 'charts']) mkdirSync(join(resultsDir, sub), { recursive: true });
   const modelUrl = (model: ModelName) => (inCompose ? `http://${model}:3000` : `http://127.0.0.1:${modelSpec(model).port}`);
-  const targetUrl = (model: ModelName, level: Level) => (level.target === 'proxy' ? `http://proxy:8080/${model}/db` : `http://${model}:3000/db`);
+  const targetUrl = (model: ModelName, level: Level) =>
+    level.target === 'proxy' ? `http://proxy:8080/${model}/db` : `http://${model}:3000/db`;
   // The design asks MODEL_CPUS (4); Docker refuses more than the host has, so `make up`
   // clamps it to the host's cores: the report claims the clamped figure and says so.
   const requestedCpus = numberOrNull(env.MODEL_CPUS);
@@ -100,7 +114,9 @@ async function main(): Promise<number> {
   const claimedMemoryBytes = parseBytes(env.MODEL_MEMORY);
 
   log(`profile ${profile.name}: ${models.join(', ')}; ${profile.levels.map((l) => l.name).join(', ')}; results in ${resultsDir}`);
-  log(`host ${engine.cpus} cores, ${Math.round(engine.memoryBytes / 2 ** 30)} GiB; model containers: ${claimedCpus ?? 'as declared'} CPUs, ${env.MODEL_MEMORY ?? 'as declared'} memory${requestedCpus !== null && claimedCpus !== null && requestedCpus > claimedCpus ? ` (MODEL_CPUS=${requestedCpus} clamped: the host has ${engine.cpus} cores)` : ''}`);
+  log(
+    `host ${engine.cpus} cores, ${Math.round(engine.memoryBytes / 2 ** 30)} GiB; model containers: ${claimedCpus ?? 'as declared'} CPUs, ${env.MODEL_MEMORY ?? 'as declared'} memory${requestedCpus !== null && claimedCpus !== null && requestedCpus > claimedCpus ? ` (MODEL_CPUS=${requestedCpus} clamped: the host has ${engine.cpus} cores)` : ''}`,
+  );
 
   const idleEvidence: Partial<Record<ModelName, ModelEvidence>> = {};
   for (const model of models) {
@@ -110,10 +126,23 @@ async function main(): Promise<number> {
   }
   const runner = new Runner(docker, db, {
     idleEvidence,
-    profile, models, resultsDir, runId: runDirName, modelUrl, targetUrl, containers, db: dbContainer, proxy: proxyContainer,
-    cpusets: isolation.cpusets, restart: env.RESTART !== '0', allCpus: engine.cpus > 1 ? `0-${engine.cpus - 1}` : '0',
+    profile,
+    models,
+    resultsDir,
+    runId: runDirName,
+    modelUrl,
+    targetUrl,
+    containers,
+    db: dbContainer,
+    proxy: proxyContainer,
+    cpusets: isolation.cpusets,
+    restart: env.RESTART !== '0',
+    allCpus: engine.cpus > 1 ? `0-${engine.cpus - 1}` : '0',
     dashboard: env.DASHBOARD !== '0',
-    hostScriptsDir: join(hostProjectDir, 'loadtests', 'k6'), claimedCpus, claimedMemoryBytes, log,
+    hostScriptsDir: join(hostProjectDir, 'loadtests', 'k6'),
+    claimedCpus,
+    claimedMemoryBytes,
+    log,
     nofile: env.NOFILE_LIMIT ? Number(env.NOFILE_LIMIT) : undefined,
   });
   const stop = () => {
@@ -129,7 +158,9 @@ async function main(): Promise<number> {
     await runner.runAll();
   } catch (err) {
     stopped = err;
-    log(`the run stopped after ${runner.rows.length} level(s): ${err instanceof Error ? err.message : String(err)}; writing the report of what was measured`);
+    log(
+      `the run stopped after ${runner.rows.length} level(s): ${err instanceof Error ? err.message : String(err)}; writing the report of what was measured`,
+    );
   } finally {
     await db.close();
   }
@@ -138,20 +169,36 @@ async function main(): Promise<number> {
   const modelKnobs: NonNullable<Environment['modelKnobs']> = {};
   const cpusetsRead: Record<string, string> = {};
   for (const c of [dbContainer, proxyContainer]) {
-    if (c !== undefined) cpusetsRead[c.service] = (await docker.getContainer(c.id).inspect().catch(() => undefined))?.HostConfig.CpusetCpus ?? '';
+    if (c !== undefined)
+      cpusetsRead[c.service] =
+        (
+          await docker
+            .getContainer(c.id)
+            .inspect()
+            .catch(() => undefined)
+        )?.HostConfig.CpusetCpus ?? '';
   }
   for (const model of models) {
     const evidence = await fetchEvidence(modelUrl(model), 5000);
     const container = containers[model];
     if (container === undefined) continue;
-    const state = await docker.getContainer(container.id).inspect().catch(() => undefined);
+    const state = await docker
+      .getContainer(container.id)
+      .inspect()
+      .catch(() => undefined);
     cpusetsRead[model] = runner.rows.find((r) => r.model === model)?.cpusets?.model ?? state?.HostConfig.CpusetCpus ?? '';
     modelKnobs[model] = { env: modelSpec(model).env, db: evidence?.db ?? null, units: evidence?.units ?? null };
     containerEvidence[model] = {
       container: container.name,
       baseline: runner.starts[model] ?? null,
       image: state?.Config.Image,
-      declared: { nanoCpus: state?.HostConfig.NanoCpus, cpuQuota: state?.HostConfig.CpuQuota, cpuPeriod: state?.HostConfig.CpuPeriod, memory: state?.HostConfig.Memory, pidsLimit: state?.HostConfig.PidsLimit },
+      declared: {
+        nanoCpus: state?.HostConfig.NanoCpus,
+        cpuQuota: state?.HostConfig.CpuQuota,
+        cpuPeriod: state?.HostConfig.CpuPeriod,
+        memory: state?.HostConfig.Memory,
+        pidsLimit: state?.HostConfig.PidsLimit,
+      },
       cgroup: evidence?.cgroup ?? null,
       units: evidence?.units ?? null,
       db: evidence?.db ?? null,
@@ -165,13 +212,25 @@ async function main(): Promise<number> {
     profileChoice,
     arrivals: ARRIVAL_PROCESS,
     memoryDefinition: MEMORY_DEFINITION,
-    cpusets: { setting: env.ISOLATE ?? 'auto', why: isolation.why, claimed: isolation.cpusets === null ? null : { model: isolation.cpusets.model, measurement: isolation.cpusets.measurement }, read: cpusetsRead },
+    cpusets: {
+      setting: env.ISOLATE ?? 'auto',
+      why: isolation.why,
+      claimed: isolation.cpusets === null ? null : { model: isolation.cpusets.model, measurement: isolation.cpusets.measurement },
+      read: cpusetsRead,
+    },
     composeVersion: env.COMPOSE_VERSION || null,
     workTreeClean: env.WORK_TREE_CLEAN === '1' ? true : env.WORK_TREE_CLEAN === '0' ? false : null,
     hostBefore,
     modelKnobs,
     models,
-    host: { cores: engine.cpus, memoryBytes: engine.memoryBytes, os: engine.os, kernel: engine.kernel, dockerVersion: engine.serverVersion, cgroupVersion: engine.cgroupVersion },
+    host: {
+      cores: engine.cpus,
+      memoryBytes: engine.memoryBytes,
+      os: engine.os,
+      kernel: engine.kernel,
+      dockerVersion: engine.serverVersion,
+      cgroupVersion: engine.cgroupVersion,
+    },
     modelCpus: claimedCpus ?? runner.rows[0]?.limits.cgroupCpus ?? null,
     modelMemoryBytes: claimedMemoryBytes ?? runner.rows[0]?.limits.cgroupMemoryBytes ?? null,
     modelCpusRequested: requestedCpus,
@@ -191,8 +250,11 @@ async function main(): Promise<number> {
 }
 
 if (process.argv[1] !== undefined && existsSync(process.argv[1]) && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  main().then((code) => process.exit(code), (err: unknown) => {
-    console.error(`make load could not run: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  });
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`make load could not run: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
 }

@@ -3,10 +3,7 @@
 import { readFileSync } from 'node:fs';
 
 export type Behaviour =
-  | { kind: 'handles-all' }
-  | { kind: 'capped'; inFlight: number }
-  | { kind: 'decent-until'; connections: number }
-  | { kind: 'falls-over' };
+  { kind: 'handles-all' } | { kind: 'capped'; inFlight: number } | { kind: 'decent-until'; connections: number } | { kind: 'falls-over' };
 
 export interface SeedClaim {
   row: string;

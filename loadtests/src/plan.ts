@@ -53,11 +53,21 @@ export function isolationFor(setting: string | undefined, hostCores: number): { 
   if (mode !== 'auto' && mode !== 'on' && mode !== 'off') throw new Error(`ISOLATE must be auto, on or off (got "${mode}")`);
   if (hostCores < 2) return { cpusets: null, why: `ISOLATE=${mode}: the host has ${hostCores} core, nothing to split` };
   const on = mode === 'on' || (mode === 'auto' && hostCores < 4);
-  if (!on) return { cpusets: null, why: mode === 'off' ? 'ISOLATE=off: the model shares every core with k6, Postgres and nginx' : `ISOLATE=auto: the host has ${hostCores} cores (>= 4), every container shares them` };
+  if (!on)
+    return {
+      cpusets: null,
+      why:
+        mode === 'off'
+          ? 'ISOLATE=off: the model shares every core with k6, Postgres and nginx'
+          : `ISOLATE=auto: the host has ${hostCores} cores (>= 4), every container shares them`,
+    };
   // The model gets the upper half (at least one core), the measurement the rest.
   const modelCores = Math.max(1, Math.floor(hostCores / 2));
   const first = hostCores - modelCores;
   const model = modelCores === 1 ? String(first) : `${first}-${hostCores - 1}`;
   const measurement = first === 1 ? '0' : `0-${first - 1}`;
-  return { cpusets: { model, measurement, all }, why: `ISOLATE=${mode}: ${hostCores} cores: the model under test on cpuset ${model}, k6, Postgres and nginx on ${measurement}` };
+  return {
+    cpusets: { model, measurement, all },
+    why: `ISOLATE=${mode}: ${hostCores} cores: the model under test on cpuset ${model}, k6, Postgres and nginx on ${measurement}`,
+  };
 }

@@ -19,8 +19,11 @@ async function answeredBy(url: string, timeoutMs: number): Promise<string | unde
 
 /** One line per proxy path that does not reach its own model; empty when every route is right. */
 export async function wrongProxyRoutes(models: readonly string[], proxyBase = 'http://proxy:8080'): Promise<string[]> {
-  const answers = await Promise.all(models.map(async (model) => [model, await answeredBy(`${proxyBase}/${model}/healthz`, 5_000)] as const));
-  return answers.filter(([model, answered]) => answered !== model)
+  const answers = await Promise.all(
+    models.map(async (model) => [model, await answeredBy(`${proxyBase}/${model}/healthz`, 5_000)] as const),
+  );
+  return answers
+    .filter(([model, answered]) => answered !== model)
     .map(([model, answered]) => `/${model}/ ${answered === undefined ? 'did not answer' : `reaches ${answered}`}`);
 }
 
@@ -28,6 +31,8 @@ export async function wrongProxyRoutes(models: readonly string[], proxyBase = 'h
 export async function assertProxyRoutes(models: readonly string[], proxyBase?: string): Promise<void> {
   const wrong = await wrongProxyRoutes(models, proxyBase);
   if (wrong.length > 0) {
-    throw new Error(`nginx routes ${wrong.join(', ')}: it still has the addresses of containers that were recreated since it started. Run \`make up\` (it restarts the proxy then) and try again`);
+    throw new Error(
+      `nginx routes ${wrong.join(', ')}: it still has the addresses of containers that were recreated since it started. Run \`make up\` (it restarts the proxy then) and try again`,
+    );
   }
 }

@@ -67,7 +67,10 @@ class Footnotes {
       if (!this.#rows[i]!.includes(where)) this.#rows[i]!.push(where);
       return i;
     });
-    return ` ${[...new Set(marks)].sort((a, b) => a - b).map(mark).join('')}`;
+    return ` ${[...new Set(marks)]
+      .sort((a, b) => a - b)
+      .map(mark)
+      .join('')}`;
   }
 
   lines(): string[] {
@@ -92,7 +95,9 @@ function levelCell(r: Judged | undefined, notes: Footnotes): string {
 /** The highest peak memory over the rows shown, and where it was. */
 function peakOf(rows: (Judged | undefined)[]): string {
   let best: Judged | undefined;
-  for (const r of rows) if (r?.resources.peakMemoryBytes != null && (best === undefined || r.resources.peakMemoryBytes > best.resources.peakMemoryBytes!)) best = r;
+  for (const r of rows)
+    if (r?.resources.peakMemoryBytes != null && (best === undefined || r.resources.peakMemoryBytes > best.resources.peakMemoryBytes!))
+      best = r;
   if (best === undefined) return 'n/a';
   return `${mem(best.resources.peakMemoryBytes!)} (at ${num(connectionsHeld(best))}${best.level.target === 'proxy' ? ' via nginx' : ''})`;
 }
@@ -106,7 +111,9 @@ function modelLine(spec: ModelSpec, run: Run, notes: Footnotes): string {
   const top = topRowsByModel(mine, 'direct')[0];
   const proxy = topRowsByModel(mine, 'proxy')[0];
   const shown = [low, top, proxy].filter((r, i, all) => r !== undefined && all.indexOf(r) === i);
-  const verdicts = [top, proxy].filter((r) => r !== undefined).map((r) => `**${r.verdict.verdict}**${r.level.target === 'proxy' ? ' via nginx' : ''}`);
+  const verdicts = [top, proxy]
+    .filter((r) => r !== undefined)
+    .map((r) => `**${r.verdict.verdict}**${r.level.target === 'proxy' ? ' via nginx' : ''}`);
   return `| ${[
     spec.title,
     low === top ? '(the top level)' : levelCell(low, notes),
@@ -115,7 +122,9 @@ function modelLine(spec: ModelSpec, run: Run, notes: Footnotes): string {
     peakOf(shown),
     claim,
     verdicts.join(', '),
-  ].map(cell).join(' | ')} |`;
+  ]
+    .map(cell)
+    .join(' | ')} |`;
 }
 
 function levelsSentence(rows: Judged[]): string {
@@ -127,9 +136,10 @@ function levelsSentence(rows: Judged[]): string {
 function limitsSentence(env: Environment): string {
   const cpus = env.modelCpus ?? 'unlimited';
   const memory = env.modelMemoryBytes === null ? 'unlimited memory' : `${Math.round(env.modelMemoryBytes / 2 ** 30)} GiB`;
-  const clamp = env.modelCpusRequested !== null && env.modelCpus !== null && env.modelCpus < env.modelCpusRequested
-    ? ` (**clamped**: the design asks ${env.modelCpusRequested} CPUs, Docker refuses more than the host's ${env.host.cores})`
-    : '';
+  const clamp =
+    env.modelCpusRequested !== null && env.modelCpus !== null && env.modelCpus < env.modelCpusRequested
+      ? ` (**clamped**: the design asks ${env.modelCpusRequested} CPUs, Docker refuses more than the host's ${env.host.cores})`
+      : '';
   const cpusets = `; cpusets: ${cpusetsSentence(env)}`;
   return `every model ran with **${cpus} CPUs / ${memory}**${clamp}, read back from each container's cgroup${cpusets}`;
 }
@@ -141,7 +151,9 @@ export function renderResults(run: Run): string {
   const table = MODELS.map((spec) => modelLine(spec, run, notes));
   const valid = rows.filter((r) => r.validity.valid).length;
   const profile = env.profileChoice ? `\`${env.profileChoice.name}\` (chosen because ${env.profileChoice.why})` : `\`${env.profile}\``;
-  const quiet = env.hostBefore ? ` Before the run the host's load average was ${env.hostBefore.loadAvg1 ?? 'n/a'} and its CPUs ${env.hostBefore.busyPercent === null ? 'n/a' : `${env.hostBefore.busyPercent.toFixed(0)}%`} busy.` : '';
+  const quiet = env.hostBefore
+    ? ` Before the run the host's load average was ${env.hostBefore.loadAvg1 ?? 'n/a'} and its CPUs ${env.hostBefore.busyPercent === null ? 'n/a' : `${env.hostBefore.busyPercent.toFixed(0)}%`} busy.`
+    : '';
   const tree = env.workTreeClean === true ? ', clean working tree' : env.workTreeClean === false ? ', **with uncommitted changes**' : '';
   const arrivals = typeof env.arrivals === 'string' ? ` Arrivals: ${env.arrivals}.` : '';
   const charts = ['latency', 'memory', 'errors'].map((c) => `[${c}](${run.path}/charts/${c}.svg)`).join(', ');
@@ -153,8 +165,12 @@ export function renderResults(run: Run): string {
     ...table,
     '',
     ...notes.lines().flatMap((l) => [l, '']),
-    'Verdicts are the runner\'s (`rows.json`), by the rules in `loadtests/src/seed.ts`; this table is written by `make readme RUN=' + run.path + '` and `loadtests/test/readme.test.ts` fails when it differs from the files.',
-  ].join('\n').replace(/\n\n$/, '\n');
+    "Verdicts are the runner's (`rows.json`), by the rules in `loadtests/src/seed.ts`; this table is written by `make readme RUN=" +
+      run.path +
+      '` and `loadtests/test/readme.test.ts` fails when it differs from the files.',
+  ]
+    .join('\n')
+    .replace(/\n\n$/, '\n');
 }
 
 /** The first screen: how long things take (from the run and its optional timings.json) and one of its charts. */
@@ -162,8 +178,11 @@ export function renderTime(run: Run): string {
   const load = minutes((Date.parse(run.env.finishedAt) - Date.parse(run.env.startedAt)) / 1000);
   const host = `${run.env.host.cores}-core`;
   const t = run.timings;
-  const missing = [t.makeUpS === undefined ? '`makeUpS`' : null, t.makeTestS === undefined ? '`makeTestS`' : null].filter((x) => x !== null);
-  const placeholder = missing.length === 0 ? '' : ` (${missing.join(' and ')} in \`${run.path}/timings.json\`, in seconds, fill these in: \`make readme\`)`;
+  const missing = [t.makeUpS === undefined ? '`makeUpS`' : null, t.makeTestS === undefined ? '`makeTestS`' : null].filter(
+    (x) => x !== null,
+  );
+  const placeholder =
+    missing.length === 0 ? '' : ` (${missing.join(' and ')} in \`${run.path}/timings.json\`, in seconds, fill these in: \`make readme\`)`;
   const measured = (s: number | undefined, what: string) => `${what}: ${s === undefined ? 'not measured' : minutes(s)}`;
   return [
     `How long, on the ${host} host of the reference run: \`make load\` (profile \`${run.env.profile}\`) ran ${load} from the runner's start to its end (\`environment.json\`); ${measured(t.makeUpS, '`make up`')}; ${measured(t.makeTestS, '`make test`')}${placeholder}. On an 8-core host: not measured.`,

@@ -44,8 +44,13 @@ export function cpusetsSentence(env: Pick<Environment, 'cpusets'>): string {
   if (env.cpusets === undefined) return 'not recorded';
   if (env.cpusets === null) return 'not pinned: the model, k6, Postgres and nginx shared every core';
   const { setting, why, claimed, read } = env.cpusets;
-  const claim = claimed === null ? 'nothing pinned' : `model on ${claimed.model}, measurement (k6, Postgres, nginx) on ${claimed.measurement}`;
-  return `ISOLATE=${setting} (${why}): ${claim}; read back: ${Object.entries(read).map(([c, set]) => `${c} ${set}`).join(', ') || 'n/a'}`;
+  const claim =
+    claimed === null ? 'nothing pinned' : `model on ${claimed.model}, measurement (k6, Postgres, nginx) on ${claimed.measurement}`;
+  return `ISOLATE=${setting} (${why}): ${claim}; read back: ${
+    Object.entries(read)
+      .map(([c, set]) => `${c} ${set}`)
+      .join(', ') || 'n/a'
+  }`;
 }
 
 /** A setting recorded either as one sentence or as named parts. */
@@ -54,10 +59,15 @@ export type Described = string | Record<string, unknown> | null | undefined;
 export function describe(value: Described): string | null {
   if (value === null || value === undefined) return null;
   if (typeof value === 'string') return value;
-  return Object.entries(value).map(([k, v]) => `${k}: ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`).join('; ');
+  return Object.entries(value)
+    .map(([k, v]) => `${k}: ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`)
+    .join('; ');
 }
 
-export function judgeRows(rows: Row[], env: Pick<Environment, 'host' | 'modelCpus'> & Partial<Pick<Environment, 'containers' | 'dbDelayMs'>>): Judged[] {
+export function judgeRows(
+  rows: Row[],
+  env: Pick<Environment, 'host' | 'modelCpus'> & Partial<Pick<Environment, 'containers' | 'dbDelayMs'>>,
+): Judged[] {
   return rows.map((row) => ({
     ...row,
     validity: judgeValidity(row, { hostCores: env.host.cores }),
@@ -89,9 +99,25 @@ export function runSettings(env: Environment): string[] {
   if (memory !== null) lines.push(`- Memory: ${memory}`);
   lines.push(`- cpusets: ${cpusetsSentence(env)}`);
   if (env.composeVersion) lines.push(`- Compose: ${env.composeVersion}`);
-  if (env.workTreeClean !== undefined && env.workTreeClean !== null) lines.push(`- Working tree: ${env.workTreeClean ? 'clean (no uncommitted changes)' : '**uncommitted changes**'}`);
-  if (env.hostBefore) lines.push(`- Host before the run: load average ${env.hostBefore.loadAvg1 ?? 'n/a'} (1 min), ${env.hostBefore.busyPercent === null ? 'n/a' : `${env.hostBefore.busyPercent.toFixed(0)}%`} CPU busy`);
-  if (env.modelKnobs) lines.push(`- Model knobs: ${Object.entries(env.modelKnobs).map(([m, knobs]) => `${m} ${Object.entries(knobs.env).map(([k, v]) => `${k}=${v === '' ? '(default)' : v}`).join(' ') || '(none)'}`).join('; ')}`);
+  if (env.workTreeClean !== undefined && env.workTreeClean !== null)
+    lines.push(`- Working tree: ${env.workTreeClean ? 'clean (no uncommitted changes)' : '**uncommitted changes**'}`);
+  if (env.hostBefore)
+    lines.push(
+      `- Host before the run: load average ${env.hostBefore.loadAvg1 ?? 'n/a'} (1 min), ${env.hostBefore.busyPercent === null ? 'n/a' : `${env.hostBefore.busyPercent.toFixed(0)}%`} CPU busy`,
+    );
+  if (env.modelKnobs)
+    lines.push(
+      `- Model knobs: ${Object.entries(env.modelKnobs)
+        .map(
+          ([m, knobs]) =>
+            `${m} ${
+              Object.entries(knobs.env)
+                .map(([k, v]) => `${k}=${v === '' ? '(default)' : v}`)
+                .join(' ') || '(none)'
+            }`,
+        )
+        .join('; ')}`,
+    );
   return lines;
 }
 
@@ -110,7 +136,8 @@ function validity(r: Judged): string {
   return r.validity.valid ? 'valid' : `**invalid**: ${r.validity.reasons.join('; ')}`;
 }
 
-const HEADER = '| model | connections held | req/s ok (offered) | p50 / p90 / p99 ms | errors % / timeouts % | peak memory | CPU cores | DB conns (peak / max) | observed bottleneck | seed claim | verdict | validity |';
+const HEADER =
+  '| model | connections held | req/s ok (offered) | p50 / p90 / p99 ms | errors % / timeouts % | peak memory | CPU cores | DB conns (peak / max) | observed bottleneck | seed claim | verdict | validity |';
 const RULE = '|---|---|---|---|---|---|---|---|---|---|---|---|';
 
 export function rowLine(r: Judged): string {
@@ -129,7 +156,9 @@ export function rowLine(r: Judged): string {
     `${claim.row}: ${claim.memory}, ${claim.at5k}; bottleneck: ${claim.bottleneck}`,
     `${r.verdict.verdict}: ${r.verdict.figure}`,
     validity(r),
-  ].map(cell).join(' | ')} |`;
+  ]
+    .map(cell)
+    .join(' | ')} |`;
 }
 
 /** The top level each model reached in this run with `target`: its row in the summary table. */
@@ -144,9 +173,10 @@ export function topRows(rows: Judged[], target: 'direct' | 'proxy' = 'direct'): 
 }
 
 export function renderReport(profile: Profile, env: Environment, rows: Judged[], charts: Chart[]): string {
-  const clamp = env.modelCpusRequested !== null && env.modelCpus !== null && env.modelCpus < env.modelCpusRequested
-    ? `**Limits clamped:** the design gives every model ${env.modelCpusRequested} CPUs; this host has ${env.host.cores} cores, so Docker refuses more and each container ran with **${env.modelCpus} CPUs** — and k6 and Postgres share the same cores. Read absolute figures with that in mind.`
-    : `Each model container ran with ${env.modelCpus ?? 'unlimited'} CPUs and ${mb(env.modelMemoryBytes)} of memory.`;
+  const clamp =
+    env.modelCpusRequested !== null && env.modelCpus !== null && env.modelCpus < env.modelCpusRequested
+      ? `**Limits clamped:** the design gives every model ${env.modelCpusRequested} CPUs; this host has ${env.host.cores} cores, so Docker refuses more and each container ran with **${env.modelCpus} CPUs** — and k6 and Postgres share the same cores. Read absolute figures with that in mind.`
+      : `Each model container ran with ${env.modelCpus ?? 'unlimited'} CPUs and ${mb(env.modelMemoryBytes)} of memory.`;
   const invalid = rows.filter((r) => !r.validity.valid);
   const lines = [
     `# Load report: profile \`${profile.name}\``,
@@ -162,7 +192,7 @@ export function renderReport(profile: Profile, env: Environment, rows: Judged[],
     '',
     clamp,
     '',
-    '## The seed\'s table',
+    "## The seed's table",
     '',
     ...renderSeedTable(rows),
     '',
@@ -170,7 +200,7 @@ export function renderReport(profile: Profile, env: Environment, rows: Judged[],
       ? 'Closed model: each k6 VU holds one keep-alive connection, sends `GET /db?id=N` (one statement that waits the DB delay in Postgres), checks status and body, then thinks; the offered rate is VUs / (think time + the DB delay).'
       : `How requests arrive: ${describe(env.arrivals) ?? ''}.`,
     '',
-    'A row is **invalid** when the apparatus failed (the generator, the database, or limits other than the ones claimed); each invalid row gives the runner\'s reasons in its validity column and under Validity below.',
+    "A row is **invalid** when the apparatus failed (the generator, the database, or limits other than the ones claimed); each invalid row gives the runner's reasons in its validity column and under Validity below.",
     '',
     '## Per model, at the top level of this run',
     '',
@@ -178,16 +208,18 @@ export function renderReport(profile: Profile, env: Environment, rows: Judged[],
     RULE,
     ...topRows(rows).map(rowLine),
     '',
-    ...(topRows(rows, 'proxy').length === 0 ? [] : [
-      '## Per model, through the nginx proxy',
-      '',
-      'nginx holds the clients\' connections and keeps a few upstream keep-alive connections to the model: the model no longer sees one connection per client.',
-      '',
-      HEADER,
-      RULE,
-      ...topRows(rows, 'proxy').map(rowLine),
-      '',
-    ]),
+    ...(topRows(rows, 'proxy').length === 0
+      ? []
+      : [
+          '## Per model, through the nginx proxy',
+          '',
+          "nginx holds the clients' connections and keeps a few upstream keep-alive connections to the model: the model no longer sees one connection per client.",
+          '',
+          HEADER,
+          RULE,
+          ...topRows(rows, 'proxy').map(rowLine),
+          '',
+        ]),
     '## Every level',
     '',
     HEADER,
@@ -196,7 +228,9 @@ export function renderReport(profile: Profile, env: Environment, rows: Judged[],
     '',
     `## Validity`,
     '',
-    invalid.length === 0 ? `All ${rows.length} rows are valid.` : `${rows.length - invalid.length} of ${rows.length} rows are valid. Invalid rows:`,
+    invalid.length === 0
+      ? `All ${rows.length} rows are valid.`
+      : `${rows.length - invalid.length} of ${rows.length} rows are valid. Invalid rows:`,
     ...invalid.map((r) => `- ${r.model} at ${connections(r)}: ${r.validity.reasons.join('; ')}`),
     '',
     '## Charts',
@@ -205,10 +239,10 @@ export function renderReport(profile: Profile, env: Environment, rows: Judged[],
     '',
     '## Files',
     '',
-    '- `raw/<model>-<level>.json`: k6\'s own summary (handleSummary) of each measured level; `raw/<model>-<level>.stderr.txt`: what k6 logged',
-    '- `samples/<model>-<level>.json`: the samples taken while the level ran (Docker stats of the model and of k6, the model\'s /model, Postgres connections, host CPU)',
+    "- `raw/<model>-<level>.json`: k6's own summary (handleSummary) of each measured level; `raw/<model>-<level>.stderr.txt`: what k6 logged",
+    "- `samples/<model>-<level>.json`: the samples taken while the level ran (Docker stats of the model and of k6, the model's /model, Postgres connections, host CPU)",
     '- `rows.json`: every figure of this report, with validity reasons and verdicts',
-    '- `environment.json`: host, versions, commit, and each container\'s limits as declared and as read from its cgroup',
+    "- `environment.json`: host, versions, commit, and each container's limits as declared and as read from its cgroup",
     '',
   ];
   return lines.join('\n');

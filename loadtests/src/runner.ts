@@ -6,7 +6,17 @@ import type Docker from 'dockerode';
 import { renderCharts } from './charts.ts';
 import type { Database } from './database.ts';
 import {
-  K6_IMAGE, StatsStream, addressOn, containerState, logLinesSince, memoryNow, restartAndWait, runK6, setCpuset, type ResourceSample, type ServiceContainer,
+  K6_IMAGE,
+  StatsStream,
+  addressOn,
+  containerState,
+  logLinesSince,
+  memoryNow,
+  restartAndWait,
+  runK6,
+  setCpuset,
+  type ResourceSample,
+  type ServiceContainer,
 } from './docker.ts';
 import { planRun, type Cpusets } from './plan.ts';
 import { wrongProxyRoutes } from './proxy-routes.ts';
@@ -51,10 +61,23 @@ const K6_SCRIPT = 'db-load.js';
 /** A level that began this soon after the model (re)started, other than the runner's own restart, is marked recovering. */
 export const RECOVERING_WINDOW_S = 30;
 
-export function k6Env(model: ModelName, level: Level, target: string, phase: 'warmup' | 'measure', durationS: number): Record<string, string> {
+export function k6Env(
+  model: ModelName,
+  level: Level,
+  target: string,
+  phase: 'warmup' | 'measure',
+  durationS: number,
+): Record<string, string> {
   const env: Record<string, string> = {
-    TARGET_URL: target, EXECUTOR: level.executor, VUS: String(level.vus), DURATION: `${durationS}s`,
-    THINK_TIME_S: String(level.thinkTimeS), REQUEST_TIMEOUT: `${level.requestTimeoutS}s`, MODEL: model, LEVEL: level.name, PHASE: phase,
+    TARGET_URL: target,
+    EXECUTOR: level.executor,
+    VUS: String(level.vus),
+    DURATION: `${durationS}s`,
+    THINK_TIME_S: String(level.thinkTimeS),
+    REQUEST_TIMEOUT: `${level.requestTimeoutS}s`,
+    MODEL: model,
+    LEVEL: level.name,
+    PHASE: phase,
   };
   if (level.rate !== undefined) env.RATE = String(level.rate);
   if (level.maxVus !== undefined) env.MAX_VUS = String(level.maxVus);
@@ -73,7 +96,11 @@ export function k6InitAllowanceS(level: Level): number {
 }
 
 /** Restarts and OOM kills seen by the level: its samples against the state at its start. */
-export function deathsDuring(before: { restartCount: number; oomKilled: boolean; startedAt: string }, samples: readonly Pick<HeldSample, 'restartCount' | 'oomKilled' | 'startedAt'>[], after: { restartCount: number; oomKilled: boolean; startedAt: string }): { restarts: number; oomKills: number } {
+export function deathsDuring(
+  before: { restartCount: number; oomKilled: boolean; startedAt: string },
+  samples: readonly Pick<HeldSample, 'restartCount' | 'oomKilled' | 'startedAt'>[],
+  after: { restartCount: number; oomKilled: boolean; startedAt: string },
+): { restarts: number; oomKills: number } {
   const all = [...samples, after];
   const counts = all.map((s) => s.restartCount).filter((n): n is number => n !== null);
   const restarts = Math.max(0, ...counts.map((n) => n - before.restartCount));
@@ -84,7 +111,12 @@ export function deathsDuring(before: { restartCount: number; oomKilled: boolean;
 }
 
 /** Whether the model last started within the window before the level and not by the runner's own restart. */
-export function isRecovering(startedAt: string, levelStartMs: number, ownRestartStartedAt: string | undefined, windowS = RECOVERING_WINDOW_S): boolean {
+export function isRecovering(
+  startedAt: string,
+  levelStartMs: number,
+  ownRestartStartedAt: string | undefined,
+  windowS = RECOVERING_WINDOW_S,
+): boolean {
   if (startedAt === ownRestartStartedAt) return false;
   const started = Date.parse(startedAt);
   return Number.isFinite(started) && levelStartMs - started >= 0 && levelStartMs - started < windowS * 1000;
@@ -100,7 +132,8 @@ function dbDelayS(evidence: ModelEvidence | undefined): number {
 
 const avg = (xs: number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
 const peak = (xs: number[]) => (xs.length === 0 ? null : Math.max(...xs));
-const fmtDuration = (s: number) => (s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`);
+const fmtDuration = (s: number) =>
+  s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
 
 /**
  * Waits (bounded) until the model is quiet: /model answers with nothing in flight but the
@@ -172,12 +205,16 @@ export class Runner {
       ...(this.#plan.cpusets === null ? {} : { cpusetCpus: this.#plan.cpusets.measurement }),
       dashboard: phase === 'measure' && this.#plan.dashboard,
       // k6 builds every VU before the first request: measured here, ~65 s for 5,124 VUs on a busy 2-core host.
-      deadlineMs: (durationS + (phase === 'measure' ? (level.holdRampS ?? 0) + k6InitAllowanceS(level) : 0) + level.requestTimeoutS + 60) * 1000,
+      deadlineMs:
+        (durationS + (phase === 'measure' ? (level.holdRampS ?? 0) + k6InitAllowanceS(level) : 0) + level.requestTimeoutS + 60) * 1000,
     });
     try {
       return { run, summary: extractSummary(run.stdout) };
     } catch (err) {
-      throw new Error(`k6 (${phase}, ${model} ${level.name}) exited ${run.exitCode} without a summary: ${run.stderr.trim().split('\n').slice(-5).join(' | ')}`, { cause: err });
+      throw new Error(
+        `k6 (${phase}, ${model} ${level.name}) exited ${run.exitCode} without a summary: ${run.stderr.trim().split('\n').slice(-5).join(' | ')}`,
+        { cause: err },
+      );
     }
   }
 
@@ -226,8 +263,16 @@ export class Runner {
     const t0 = Date.now();
     const restarted = await restartAndWait(this.#docker, c.id, 10, 120_000);
     const addressAfter = await addressOn(this.#docker, c.id, c.network).catch(() => undefined);
-    this.starts[model] = { startedAt: restarted.startedAt, healthy: restarted.healthy, baselineMemoryBytes: null, baselineRssBytes: null, proxyRoutesWrong: [] };
-    log(`${model}: restarted for a fresh start in ${((Date.now() - t0) / 1000).toFixed(1)} s, ${restarted.healthy ? 'healthy' : 'NOT healthy within 120 s'}; address ${addressBefore ?? '?'} -> ${addressAfter ?? '?'}`);
+    this.starts[model] = {
+      startedAt: restarted.startedAt,
+      healthy: restarted.healthy,
+      baselineMemoryBytes: null,
+      baselineRssBytes: null,
+      proxyRoutesWrong: [],
+    };
+    log(
+      `${model}: restarted for a fresh start in ${((Date.now() - t0) / 1000).toFixed(1)} s, ${restarted.healthy ? 'healthy' : 'NOT healthy within 120 s'}; address ${addressBefore ?? '?'} -> ${addressAfter ?? '?'}`,
+    );
   }
 
   async #baseline(model: ModelName): Promise<void> {
@@ -237,9 +282,17 @@ export class Runner {
     await new Promise((r) => setTimeout(r, 2000));
     const memory = await memoryNow(this.#docker, this.#container(model).id).catch(() => null);
     const evidence = await fetchEvidence(plan.modelUrl(model), 5000);
-    const start = this.starts[model] ?? { startedAt: undefined, healthy: true, baselineMemoryBytes: null, baselineRssBytes: null, proxyRoutesWrong: [] };
+    const start = this.starts[model] ?? {
+      startedAt: undefined,
+      healthy: true,
+      baselineMemoryBytes: null,
+      baselineRssBytes: null,
+      proxyRoutesWrong: [],
+    };
     this.starts[model] = { ...start, baselineMemoryBytes: memory, baselineRssBytes: evidence?.memory.rssBytes ?? null };
-    plan.log(`${model}: idle baseline ${memory === null ? 'n/a' : `${(memory / 2 ** 20).toFixed(1)} MiB`} (cgroup, no inactive file cache), RSS ${evidence === undefined ? 'n/a' : `${(evidence.memory.rssBytes / 2 ** 20).toFixed(1)} MiB`} over ${evidence?.memory.processes ?? '?'} process(es)${quiet ? '' : '; not idle within 30 s'}`);
+    plan.log(
+      `${model}: idle baseline ${memory === null ? 'n/a' : `${(memory / 2 ** 20).toFixed(1)} MiB`} (cgroup, no inactive file cache), RSS ${evidence === undefined ? 'n/a' : `${(evidence.memory.rssBytes / 2 ** 20).toFixed(1)} MiB`} over ${evidence?.memory.processes ?? '?'} process(es)${quiet ? '' : '; not idle within 30 s'}`,
+    );
   }
 
   /**
@@ -253,21 +306,34 @@ export class Runner {
     if (spec.perConnection || spec.bounded !== null) return;
     const burst = WARM_POOL_REQUESTS;
     const url = `${this.#plan.modelUrl(model)}/db?id=1`;
-    const answers = await Promise.all(Array.from({ length: burst }, () => fetch(url, { signal: AbortSignal.timeout(10_000) })
-      .then(async (res) => { await res.arrayBuffer(); return res.status; }, () => 0)));
+    const answers = await Promise.all(
+      Array.from({ length: burst }, () =>
+        fetch(url, { signal: AbortSignal.timeout(10_000) }).then(
+          async (res) => {
+            await res.arrayBuffer();
+            return res.status;
+          },
+          () => 0,
+        ),
+      ),
+    );
     await settle(this.#plan.modelUrl(model), this.#db, 30_000);
-    this.#plan.log(`${model}: database pool warmed by ${burst} concurrent requests (${answers.filter((s) => s === 200).length} answered 200)`);
+    this.#plan.log(
+      `${model}: database pool warmed by ${burst} concurrent requests (${answers.filter((s) => s === 200).length} answered 200)`,
+    );
   }
 
   /** nginx resolved the upstreams when it started: after a restart each path must still reach its own model. */
   async #checkRoutes(model: ModelName): Promise<void> {
     // A path that reaches another model is wrong; one that does not answer is only wrong for
     // the model just restarted (the previous model may still be drowning in its last level).
-    const wrong = (await wrongProxyRoutes(this.#plan.models))
-      .filter((line) => line.startsWith(`/${model}/`) || !line.endsWith('did not answer'));
+    const wrong = (await wrongProxyRoutes(this.#plan.models)).filter(
+      (line) => line.startsWith(`/${model}/`) || !line.endsWith('did not answer'),
+    );
     const start = this.starts[model];
     if (start !== undefined) start.proxyRoutesWrong = wrong;
-    if (wrong.length > 0) throw new Error(`after restarting ${model}, nginx routes ${wrong.join(', ')}: run \`make up\` (it restarts the proxy) and try again`);
+    if (wrong.length > 0)
+      throw new Error(`after restarting ${model}, nginx routes ${wrong.join(', ')}: run \`make up\` (it restarts the proxy) and try again`);
     this.#plan.log(`${model}: every proxy path reaches its own model after the restart`);
   }
 
@@ -277,9 +343,17 @@ export class Runner {
     const container = this.#container(model);
     const label = `${counter} ${model} ${level.name}`;
     const rate = offeredRate(level);
-    const shape = level.executor === 'constant-arrival-rate' ? `open model ${level.rate} req/s (${level.vus}-${level.maxVus} VUs)` : `${level.vus} VUs, think exp. mean ${level.thinkTimeS}s`;
-    const holds = (level.holdConnections ?? 0) > 0 ? ` + ${level.holdConnections} holders (think exp. mean ${level.holdThinkS}s, connect over ${level.holdRampS}s)` : '';
-    log(`${label}: ${shape}${holds}, offered ~${rate.toFixed(0)} req/s, ${level.target}; warm-up ${level.warmupS}s, measure ${level.durationS}s (run: ~${fmtDuration(this.#secondsLeft)} left)`);
+    const shape =
+      level.executor === 'constant-arrival-rate'
+        ? `open model ${level.rate} req/s (${level.vus}-${level.maxVus} VUs)`
+        : `${level.vus} VUs, think exp. mean ${level.thinkTimeS}s`;
+    const holds =
+      (level.holdConnections ?? 0) > 0
+        ? ` + ${level.holdConnections} holders (think exp. mean ${level.holdThinkS}s, connect over ${level.holdRampS}s)`
+        : '';
+    log(
+      `${label}: ${shape}${holds}, offered ~${rate.toFixed(0)} req/s, ${level.target}; warm-up ${level.warmupS}s, measure ${level.durationS}s (run: ~${fmtDuration(this.#secondsLeft)} left)`,
+    );
 
     // One model under load at a time: the previous level's backlog drains first.
     await settle(plan.modelUrl(model), this.#db, 30_000);
@@ -309,7 +383,9 @@ export class Runner {
       const mem = stats.samples.at(-1)?.memoryBytes;
       const conns = held.samples.at(-1);
       const total = level.durationS + (level.holdRampS ?? 0);
-      log(`${label}: ${fmtDuration(Math.max(0, total - elapsed))} left of ${total}s · run ~${fmtDuration(Math.max(0, this.#secondsLeft - elapsed))} left · ${reqRate.toFixed(0)} req/s · in flight ${s.evidence.inFlight.now} · units ${s.evidence.units.alive} · ${mem === undefined ? '' : `${Math.round(mem / 1e6)} MB`} · held ${conns?.serverConnections ?? '?'}${proxyId === undefined ? '' : ` (nginx ${conns?.proxyConnections ?? '?'})`}`);
+      log(
+        `${label}: ${fmtDuration(Math.max(0, total - elapsed))} left of ${total}s · run ~${fmtDuration(Math.max(0, this.#secondsLeft - elapsed))} left · ${reqRate.toFixed(0)} req/s · in flight ${s.evidence.inFlight.now} · units ${s.evidence.units.alive} · ${mem === undefined ? '' : `${Math.round(mem / 1e6)} MB`} · held ${conns?.serverConnections ?? '?'}${proxyId === undefined ? '' : ` (nginx ${conns?.proxyConnections ?? '?'})`}`,
+      );
     });
     const measured = await this.#k6(model, level, 'measure', level.durationS).finally(() => {
       ticker.stop();
@@ -324,8 +400,12 @@ export class Runner {
     const executedQueries = await this.#db.worldQueryCalls();
     const after = await containerState(this.#docker, container.id);
     const evidenceAfter = await fetchEvidence(plan.modelUrl(model), 5000);
-    const refusals = plan.db === undefined ? []
-      : await logLinesSince(this.#docker, plan.db.id, Math.floor(start / 1000) - 1, /too many clients|remaining connection slots/i).catch(() => []);
+    const refusals =
+      plan.db === undefined
+        ? []
+        : await logLinesSince(this.#docker, plan.db.id, Math.floor(start / 1000) - 1, /too many clients|remaining connection slots/i).catch(
+            () => [],
+          );
 
     const figures = loadFigures(measured.summary, (level.holdConnections ?? 0) > 0 ? level.durationS : undefined);
     const modelStats = during(modelSamples, start, end);
@@ -341,14 +421,24 @@ export class Runner {
     const fresh = this.starts[model];
     const peakMemory = peak(modelStats.map((s) => s.memoryBytes));
     const serverPeak = peak(heldSamples.flatMap((s) => (s.serverConnections === null ? [] : [s.serverConnections])));
-    const proxyPeak = proxyId === undefined ? null : peak(heldSamples.flatMap((s) => (s.proxyConnections === null ? [] : [s.proxyConnections])));
+    const proxyPeak =
+      proxyId === undefined ? null : peak(heldSamples.flatMap((s) => (s.proxyConnections === null ? [] : [s.proxyConnections])));
     const baseline = fresh?.baselineMemoryBytes ?? null;
     const over = peakMemory === null || baseline === null ? null : peakMemory - baseline;
-    const modelCpuset = (await this.#docker.getContainer(container.id).inspect().catch(() => undefined))?.HostConfig.CpusetCpus || null;
+    const modelCpuset =
+      (
+        await this.#docker
+          .getContainer(container.id)
+          .inspect()
+          .catch(() => undefined)
+      )?.HostConfig.CpusetCpus || null;
 
     const fileBase = `${model}-${level.name}`;
     const row: Row = {
-      model, level, offeredRate: rate, figures,
+      model,
+      level,
+      offeredRate: rate,
+      figures,
       executedQueries,
       wastedQueries: Math.max(0, executedQueries - (figures.allSucceeded ?? figures.succeeded)),
       neededInFlight: neededInFlight(level, dbDelayS(limitsFrom)),
@@ -398,19 +488,45 @@ export class Runner {
     this.rows.push(row);
     writeFileSync(join(plan.resultsDir, row.files.k6), JSON.stringify(measured.summary, null, 2));
     writeFileSync(join(plan.resultsDir, `raw/${fileBase}.stderr.txt`), measured.run.stderr);
-    if (measured.run.dashboardHtml !== undefined) writeFileSync(join(plan.resultsDir, `raw/${fileBase}.dashboard.html`), measured.run.dashboardHtml);
-    writeFileSync(join(plan.resultsDir, row.files.samples), JSON.stringify({
-      model, level, start, end, k6ExitCode: measured.run.exitCode,
-      containerBefore: before, containerAfter: after, evidenceBefore, evidenceAfter,
-      modelStats: modelSamples, k6Stats: measured.run.samples, ticks: ticker.samples, held: heldSamples, dbRefusals: refusals,
-      baseline: fresh ?? null,
-    }, null, 2));
-    log(`${label}: ${figures.successesPerSecond.toFixed(0)} ok/s, p50 ${figures.latencyMs.p50.toFixed(1)} ms, p99 ${figures.latencyMs.p99.toFixed(1)} ms, errors ${figures.errorPercent.toFixed(2)}%, queries ${executedQueries}/${figures.allSucceeded ?? figures.succeeded} ok, held ${serverPeak ?? 'n/a'}${proxyId === undefined ? '' : ` (nginx ${proxyPeak ?? 'n/a'})`}, peak ${row.resources.peakMemoryBytes === null ? 'n/a' : Math.round(row.resources.peakMemoryBytes / 1e6)} MB, k6 CPU ${row.resources.k6CpuCoresAvg?.toFixed(2) ?? 'n/a'}`);
+    if (measured.run.dashboardHtml !== undefined)
+      writeFileSync(join(plan.resultsDir, `raw/${fileBase}.dashboard.html`), measured.run.dashboardHtml);
+    writeFileSync(
+      join(plan.resultsDir, row.files.samples),
+      JSON.stringify(
+        {
+          model,
+          level,
+          start,
+          end,
+          k6ExitCode: measured.run.exitCode,
+          containerBefore: before,
+          containerAfter: after,
+          evidenceBefore,
+          evidenceAfter,
+          modelStats: modelSamples,
+          k6Stats: measured.run.samples,
+          ticks: ticker.samples,
+          held: heldSamples,
+          dbRefusals: refusals,
+          baseline: fresh ?? null,
+        },
+        null,
+        2,
+      ),
+    );
+    log(
+      `${label}: ${figures.successesPerSecond.toFixed(0)} ok/s, p50 ${figures.latencyMs.p50.toFixed(1)} ms, p99 ${figures.latencyMs.p99.toFixed(1)} ms, errors ${figures.errorPercent.toFixed(2)}%, queries ${executedQueries}/${figures.allSucceeded ?? figures.succeeded} ok, held ${serverPeak ?? 'n/a'}${proxyId === undefined ? '' : ` (nginx ${proxyPeak ?? 'n/a'})`}, peak ${row.resources.peakMemoryBytes === null ? 'n/a' : Math.round(row.resources.peakMemoryBytes / 1e6)} MB, k6 CPU ${row.resources.k6CpuCoresAvg?.toFixed(2) ?? 'n/a'}`,
+    );
   }
 }
 
 /** Writes report.md, the charts, rows.json and environment.json; points results/latest at the run. */
-export async function writeReport(resultsDir: string, profile: Profile, env: Environment, rows: Row[]): Promise<{ report: string; invalid: number; summary: string[] }> {
+export async function writeReport(
+  resultsDir: string,
+  profile: Profile,
+  env: Environment,
+  rows: Row[],
+): Promise<{ report: string; invalid: number; summary: string[] }> {
   const judged = judgeRows(rows, env);
   const charts = await renderCharts(judged);
   mkdirSync(join(resultsDir, 'charts'), { recursive: true });
@@ -419,7 +535,10 @@ export async function writeReport(resultsDir: string, profile: Profile, env: Env
   writeFileSync(join(resultsDir, 'report.md'), report);
   writeFileSync(join(resultsDir, 'rows.json'), JSON.stringify(judged, null, 2));
   writeFileSync(join(resultsDir, 'environment.json'), JSON.stringify(env, null, 2));
-  const summary = [...topRows(judged), ...topRows(judged, 'proxy')].map((r) => `${r.model.padEnd(10)} ${String(r.level.connections ?? r.level.vus).padStart(5)} conns${r.level.target === 'proxy' ? ' via proxy' : ''}  ${r.figures.successesPerSecond.toFixed(0).padStart(6)} ok/s  p50 ${r.figures.latencyMs.p50.toFixed(1).padStart(7)} ms  errors ${r.figures.errorPercent.toFixed(2).padStart(6)}%  ${r.verdict.verdict.padEnd(9)} ${r.validity.valid ? 'valid' : `INVALID: ${r.validity.reasons.join('; ')}`}`);
+  const summary = [...topRows(judged), ...topRows(judged, 'proxy')].map(
+    (r) =>
+      `${r.model.padEnd(10)} ${String(r.level.connections ?? r.level.vus).padStart(5)} conns${r.level.target === 'proxy' ? ' via proxy' : ''}  ${r.figures.successesPerSecond.toFixed(0).padStart(6)} ok/s  p50 ${r.figures.latencyMs.p50.toFixed(1).padStart(7)} ms  errors ${r.figures.errorPercent.toFixed(2).padStart(6)}%  ${r.verdict.verdict.padEnd(9)} ${r.validity.valid ? 'valid' : `INVALID: ${r.validity.reasons.join('; ')}`}`,
+  );
   return { report: join(resultsDir, 'report.md'), invalid: judged.filter((r) => !r.validity.valid).length, summary };
 }
 
@@ -445,6 +564,7 @@ export { K6_IMAGE };
 export function connectionCap(evidence: ModelEvidence | undefined): number | null {
   if (evidence === undefined) return null;
   if (evidence.units.kind === 'process' && evidence.units.limit === null) return null;
-  if (evidence.db.pools === 1 || evidence.units.limit === null) return evidence.db.maxConnections ?? evidence.db.poolMaxPerUnit * evidence.db.pools;
+  if (evidence.db.pools === 1 || evidence.units.limit === null)
+    return evidence.db.maxConnections ?? evidence.db.poolMaxPerUnit * evidence.db.pools;
   return evidence.db.poolMaxPerUnit * evidence.units.limit;
 }

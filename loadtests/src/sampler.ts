@@ -82,7 +82,9 @@ export class Ticker {
           this.samples.push(sample);
           onTick(sample);
         })
-        .finally(() => { this.#busy = false; });
+        .finally(() => {
+          this.#busy = false;
+        });
     }, 1000);
   }
 
@@ -134,12 +136,20 @@ export class HeldSampler {
         count(modelId, MODEL_PORT).catch(() => null),
         proxyId === undefined ? Promise.resolve(null) : count(proxyId, PROXY_PORT).catch(() => null),
         containerState(docker, modelId).catch(() => undefined),
-      ]).then(([serverConnections, proxyConnections, state]) => {
-        this.samples.push({
-          t: Date.now(), serverConnections, proxyConnections,
-          restartCount: state?.restartCount ?? null, oomKilled: state?.oomKilled ?? null, startedAt: state?.startedAt ?? null,
+      ])
+        .then(([serverConnections, proxyConnections, state]) => {
+          this.samples.push({
+            t: Date.now(),
+            serverConnections,
+            proxyConnections,
+            restartCount: state?.restartCount ?? null,
+            oomKilled: state?.oomKilled ?? null,
+            startedAt: state?.startedAt ?? null,
+          });
+        })
+        .finally(() => {
+          this.#busy = false;
         });
-      }).finally(() => { this.#busy = false; });
     }, everyMs);
   }
 
@@ -151,7 +161,7 @@ export class HeldSampler {
 
 /** The host before the run: 1-minute load average and how busy every core was over a short sample. */
 export async function hostLoad(sampleMs = 2000): Promise<{ loadAvg1: number | null; busyPercent: number | null }> {
-  const loadAvg1 = Number((readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) ?? NaN);
+  const loadAvg1 = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? NaN);
   const start = readCpuTimes();
   await new Promise((r) => setTimeout(r, sampleMs));
   const end = readCpuTimes();

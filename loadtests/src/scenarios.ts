@@ -44,7 +44,10 @@ export interface Profile {
 }
 
 export interface ScenarioFile {
-  profiles: Record<string, { description: string; minCores?: number; auto?: boolean; defaults: Partial<LevelSettings>; levels: Partial<LevelSettings>[] }>;
+  profiles: Record<
+    string,
+    { description: string; minCores?: number; auto?: boolean; defaults: Partial<LevelSettings>; levels: Partial<LevelSettings>[] }
+  >;
 }
 
 export const SCENARIO_FILE = new URL('../scenarios.json', import.meta.url);
@@ -82,7 +85,8 @@ export function resolveProfile(file: ScenarioFile, name: string): Profile {
     const merged = { ...raw.defaults, ...partial };
     const where = `profile ${name}, level ${i + 1}`;
     const executor = merged.executor ?? 'constant-vus';
-    if (executor !== 'constant-vus' && executor !== 'constant-arrival-rate') throw new Error(`scenarios: ${where}: unknown executor ${String(executor)}`);
+    if (executor !== 'constant-vus' && executor !== 'constant-arrival-rate')
+      throw new Error(`scenarios: ${where}: unknown executor ${String(executor)}`);
     const target = merged.target ?? 'direct';
     if (target !== 'direct' && target !== 'proxy') throw new Error(`scenarios: ${where}: target must be direct or proxy`);
     const settings: LevelSettings = {
@@ -121,7 +125,8 @@ export interface ProfileChoice {
 export function chooseProfile(file: ScenarioFile, requested: string | undefined, hostCores: number): ProfileChoice {
   const wanted = (requested ?? '').trim();
   if (wanted !== '' && wanted !== 'auto') {
-    if (file.profiles[wanted] === undefined) throw new Error(`unknown PROFILE "${wanted}": choose auto or one of ${Object.keys(file.profiles).join(', ')}`);
+    if (file.profiles[wanted] === undefined)
+      throw new Error(`unknown PROFILE "${wanted}": choose auto or one of ${Object.keys(file.profiles).join(', ')}`);
     return { name: wanted, why: `PROFILE=${wanted} was asked for (the host has ${hostCores} cores)` };
   }
   const candidates = Object.entries(file.profiles)
@@ -133,7 +138,10 @@ export function chooseProfile(file: ScenarioFile, requested: string | undefined,
   if (fits === undefined) {
     const smallest = candidates.at(-1);
     if (smallest === undefined) throw new Error('scenarios: no profile can be chosen automatically');
-    return { name: smallest.name, why: `PROFILE=auto: the host has ${hostCores} cores, fewer than any profile needs (${needs}); running the smallest` };
+    return {
+      name: smallest.name,
+      why: `PROFILE=auto: the host has ${hostCores} cores, fewer than any profile needs (${needs}); running the smallest`,
+    };
   }
   return { name: fits.name, why: `PROFILE=auto: the host has ${hostCores} cores; ${needs}: ${fits.name} is the largest that fits` };
 }

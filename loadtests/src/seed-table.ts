@@ -11,8 +11,10 @@ export const SEED_CONNECTIONS = 5000;
 const MEMORY_TOLERANCE = 1.5;
 
 const MB = 1e6;
-const mb = (bytes: number | null | undefined) => (bytes === null || bytes === undefined ? 'n/a' : `${Math.round(bytes / MB).toLocaleString('en-US')} MB`);
-const kb = (bytes: number | null | undefined) => (bytes === null || bytes === undefined ? 'n/a' : bytes >= MB ? mb(bytes) : `${(bytes / 1e3).toFixed(1)} KB`);
+const mb = (bytes: number | null | undefined) =>
+  bytes === null || bytes === undefined ? 'n/a' : `${Math.round(bytes / MB).toLocaleString('en-US')} MB`;
+const kb = (bytes: number | null | undefined) =>
+  bytes === null || bytes === undefined ? 'n/a' : bytes >= MB ? mb(bytes) : `${(bytes / 1e3).toFixed(1)} KB`;
 const ms = (v: number) => (v < 100 ? v.toFixed(1) : v.toFixed(0));
 const pct = (p: number) => (p === 0 ? '0' : p < 0.01 ? '<0.01' : p.toFixed(2));
 const num = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : v.toLocaleString('en-US'));
@@ -71,7 +73,8 @@ export function heldCell(r: Judged): string {
 export function memoryCell(r: Judged): string {
   const res = r.resources;
   const unrecorded = (v: number | null | undefined) => v === null || v === undefined;
-  if (unrecorded(res.memoryOverBaselineBytes) && unrecorded(res.memoryPerConnectionBytes)) return `${mb(res.peakMemoryBytes)} (over idle and per connection: not recorded)`;
+  if (unrecorded(res.memoryOverBaselineBytes) && unrecorded(res.memoryPerConnectionBytes))
+    return `${mb(res.peakMemoryBytes)} (over idle and per connection: not recorded)`;
   return `${mb(res.peakMemoryBytes)} (over idle ${mb(res.memoryOverBaselineBytes)}, per connection ${kb(res.memoryPerConnectionBytes)})`;
 }
 
@@ -89,7 +92,7 @@ export function failuresCell(r: Judged): string {
 }
 
 const HEADER = [
-  '| model | seed\'s claim | target | connections held | memory: peak (over idle, per connection) | memory vs claim | ok/s (offered) | p50 / p99 ms | errors % / timeouts % (n) / wasted queries | DB budget and in flight | bottleneck: observed; seed | at 5K vs claim | validity |',
+  "| model | seed's claim | target | connections held | memory: peak (over idle, per connection) | memory vs claim | ok/s (offered) | p50 / p99 ms | errors % / timeouts % (n) / wasted queries | DB budget and in flight | bottleneck: observed; seed | at 5K vs claim | validity |",
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 
@@ -111,7 +114,9 @@ function line(r: Judged): string {
     `${r.bottleneck}; seed: ${claim.bottleneck}`,
     `**${r.verdict.verdict}**`,
     r.validity.valid ? 'valid' : `**invalid**: ${r.validity.reasons.join('; ')}`,
-  ].map(cell).join(' | ')} |`;
+  ]
+    .map(cell)
+    .join(' | ')} |`;
 }
 
 /** The table, direct rows then proxied ones, with a heading that says which level it comes from. */

@@ -86,8 +86,10 @@ export function verdictFor(row: Row, env?: DelaySource): Judged['verdict'] {
   const note = scaleNote(row);
   switch (b.kind) {
     case 'handles-all': {
-      if (f.errorPercent === 0 && !dead && f.latencyMs.p50 <= HANDLES_P50_MS) return { verdict: 'confirmed', figure: `${perf}; ${mem}${note}` };
-      if (f.errorPercent >= FALLS_OVER_ERROR_PERCENT || dead) return { verdict: 'refuted', figure: `${perf}${dead ? ', container restarted/OOM-killed' : ''}; ${mem}${note}` };
+      if (f.errorPercent === 0 && !dead && f.latencyMs.p50 <= HANDLES_P50_MS)
+        return { verdict: 'confirmed', figure: `${perf}; ${mem}${note}` };
+      if (f.errorPercent >= FALLS_OVER_ERROR_PERCENT || dead)
+        return { verdict: 'refuted', figure: `${perf}${dead ? ', container restarted/OOM-killed' : ''}; ${mem}${note}` };
       return { verdict: 'differs', figure: `${perf} (claim: every request at the floor); ${mem}${note}` };
     }
     case 'capped': {
@@ -98,7 +100,11 @@ export function verdictFor(row: Row, env?: DelaySource): Judged['verdict'] {
       const capFigure = `in flight peak ${peak ?? 'n/a'} (cap ${b.inFlight}), ${f.successesPerSecond.toFixed(0)} ok/s of ${capRate.toFixed(0)} max`;
       if (over) return { verdict: 'refuted', figure: `${capFigure}; ${perf}; ${mem}` };
       if (saturated && f.successesPerSecond >= 0.95 * capRate) return { verdict: 'confirmed', figure: `${capFigure}; ${mem}` };
-      if (!saturated) return { verdict: 'differs', figure: `offered ${row.offeredRate.toFixed(0)}/s is below the cap's ${capRate.toFixed(0)}/s: ${capFigure}; ${mem}` };
+      if (!saturated)
+        return {
+          verdict: 'differs',
+          figure: `offered ${row.offeredRate.toFixed(0)}/s is below the cap's ${capRate.toFixed(0)}/s: ${capFigure}; ${mem}`,
+        };
       // A worker that serves one connection at a time keeps it for its keep-alive: VUs beyond
       // the cap wait for a worker to free up rather than for a request slot.
       const pinned = f.timeoutPercent > 0 ? `, ${fmtPct(f.timeoutPercent)} timed out waiting for a worker` : '';
@@ -107,12 +113,21 @@ export function verdictFor(row: Row, env?: DelaySource): Judged['verdict'] {
     case 'decent-until': {
       const decent = f.errorPercent < 1 && !dead && f.latencyMs.p50 <= DECENT_P50_MS;
       const within = connectionsHeld(row) <= b.connections;
-      if (within) return { verdict: decent ? 'confirmed' : 'refuted', figure: `${perf}${decent ? '' : ` (claim: decent up to ${b.connections})`}; ${mem}${note}` };
-      return { verdict: decent ? 'refuted' : 'confirmed', figure: `${perf}${decent ? ` (claim: degrades past ${b.connections})` : ''}; ${mem}` };
+      if (within)
+        return {
+          verdict: decent ? 'confirmed' : 'refuted',
+          figure: `${perf}${decent ? '' : ` (claim: decent up to ${b.connections})`}; ${mem}${note}`,
+        };
+      return {
+        verdict: decent ? 'refuted' : 'confirmed',
+        figure: `${perf}${decent ? ` (claim: degrades past ${b.connections})` : ''}; ${mem}`,
+      };
     }
     case 'falls-over': {
-      if (f.errorPercent >= FALLS_OVER_ERROR_PERCENT || dead) return { verdict: 'confirmed', figure: `${perf}${dead ? ', container restarted/OOM-killed' : ''}; ${mem}` };
-      if (f.errorPercent === 0 && f.latencyMs.p50 <= DECENT_P50_MS) return { verdict: connectionsHeld(row) >= 5000 ? 'refuted' : 'differs', figure: `held up: ${perf}; ${mem}${note}` };
+      if (f.errorPercent >= FALLS_OVER_ERROR_PERCENT || dead)
+        return { verdict: 'confirmed', figure: `${perf}${dead ? ', container restarted/OOM-killed' : ''}; ${mem}` };
+      if (f.errorPercent === 0 && f.latencyMs.p50 <= DECENT_P50_MS)
+        return { verdict: connectionsHeld(row) >= 5000 ? 'refuted' : 'differs', figure: `held up: ${perf}; ${mem}${note}` };
       return { verdict: 'differs', figure: `degraded, did not fall over: ${perf}; ${mem}${note}` };
     }
   }
@@ -127,12 +142,15 @@ export function observedBottleneck(row: Row, hostCores: number, modelCpus: numbe
   if (r.restarts > 0) return 'the container restarted';
   if (r.dbRefusals > 0) return 'Postgres connection limit';
   const cpuLimit = modelCpus ?? hostCores;
-  if (r.cpuCoresPeak !== null && r.cpuCoresAvg !== null && r.cpuCoresAvg >= 0.9 * cpuLimit) return `model CPU (${r.cpuCoresAvg.toFixed(2)} of ${cpuLimit} cores)`;
+  if (r.cpuCoresPeak !== null && r.cpuCoresAvg !== null && r.cpuCoresAvg >= 0.9 * cpuLimit)
+    return `model CPU (${r.cpuCoresAvg.toFixed(2)} of ${cpuLimit} cores)`;
   const slow = f.latencyMs.p50 > HANDLES_P50_MS;
   // Every model runs one statement per request on its own connection, so its database
   // connections (pool x pools, or workers x 1) are its in-flight cap.
   if (slow && r.inFlightPeak !== null && r.dbConnectionsMax !== null && r.inFlightPeak >= r.dbConnectionsMax) {
-    return r.dbConnectionsMax === 1 ? 'one request at a time (single worker)' : `in flight at its cap (${r.dbConnectionsMax}): requests queue for a worker/connection`;
+    return r.dbConnectionsMax === 1
+      ? 'one request at a time (single worker)'
+      : `in flight at its cap (${r.dbConnectionsMax}): requests queue for a worker/connection`;
   }
   if (slow && r.dbConnectionsMax !== null && r.dbConnectionsPeak !== null && r.dbConnectionsPeak >= r.dbConnectionsMax) {
     return `database pool (${r.dbConnectionsPeak} of ${r.dbConnectionsMax} connections open)`;
@@ -140,7 +158,8 @@ export function observedBottleneck(row: Row, hostCores: number, modelCpus: numbe
   if (f.connectionErrors > 0) return `connections refused or reset (${f.connectionErrors}): the model was not accepting`;
   if (f.timeoutPercent > 0) return `timeouts (${fmtPct(f.timeoutPercent)})`;
   if (f.unavailable503 > 0) return `503s (${f.unavailable503}): no database connection within the wait`;
-  if (r.hostBusyPercent !== null && r.hostBusyPercent >= 97) return `host CPU (${r.hostBusyPercent.toFixed(0)}% busy, shared with k6 and Postgres)`;
+  if (r.hostBusyPercent !== null && r.hostBusyPercent >= 97)
+    return `host CPU (${r.hostBusyPercent.toFixed(0)}% busy, shared with k6 and Postgres)`;
   if (slow) return `latency ${fmtMs(f.latencyMs.p50)} p50 with CPU ${r.cpuCoresAvg?.toFixed(2) ?? 'n/a'} cores`;
   return `none observed (requests at the ${floorMs(row, env)} ms floor)`;
 }

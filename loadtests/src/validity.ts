@@ -19,19 +19,26 @@ function limitsReasons(row: Row): string[] {
   const l = row.limits;
   const reasons: string[] = [];
   if (l.cgroupCpus === null && l.cgroupMemoryBytes === null) {
-    return ['the container\'s limits could not be read from its cgroup (/model did not answer)'];
+    return ["the container's limits could not be read from its cgroup (/model did not answer)"];
   }
-  const cpusDiffer = (a: number | null, b: number | null) => (a === null) !== (b === null) || (a !== null && b !== null && Math.abs(a - b) > CPU_TOLERANCE);
+  const cpusDiffer = (a: number | null, b: number | null) =>
+    (a === null) !== (b === null) || (a !== null && b !== null && Math.abs(a - b) > CPU_TOLERANCE);
   const show = (v: number | null, unit: (n: number) => string) => (v === null ? 'unlimited' : unit(v));
   if (l.claimedCpus !== null && cpusDiffer(l.claimedCpus, l.cgroupCpus)) {
     reasons.push(`CPU limit is ${show(l.cgroupCpus, (n) => `${n} cores`)} in the container's cgroup, the report claims ${l.claimedCpus}`);
   } else if (cpusDiffer(l.declaredCpus, l.cgroupCpus)) {
-    reasons.push(`CPU limit is ${show(l.cgroupCpus, (n) => `${n} cores`)} in the container's cgroup, Docker declared ${show(l.declaredCpus, (n) => `${n} cores`)}`);
+    reasons.push(
+      `CPU limit is ${show(l.cgroupCpus, (n) => `${n} cores`)} in the container's cgroup, Docker declared ${show(l.declaredCpus, (n) => `${n} cores`)}`,
+    );
   }
   if (l.claimedMemoryBytes !== null && l.cgroupMemoryBytes !== l.claimedMemoryBytes) {
-    reasons.push(`memory limit is ${show(l.cgroupMemoryBytes, mb)} in the container's cgroup, the report claims ${mb(l.claimedMemoryBytes)}`);
+    reasons.push(
+      `memory limit is ${show(l.cgroupMemoryBytes, mb)} in the container's cgroup, the report claims ${mb(l.claimedMemoryBytes)}`,
+    );
   } else if (l.declaredMemoryBytes !== l.cgroupMemoryBytes) {
-    reasons.push(`memory limit is ${show(l.cgroupMemoryBytes, mb)} in the container's cgroup, Docker declared ${show(l.declaredMemoryBytes, mb)}`);
+    reasons.push(
+      `memory limit is ${show(l.cgroupMemoryBytes, mb)} in the container's cgroup, Docker declared ${show(l.declaredMemoryBytes, mb)}`,
+    );
   }
   return reasons;
 }
@@ -50,7 +57,8 @@ function cpusetReasons(row: Row): string[] {
   if (c === undefined || c.claimedModel === null) return [];
   const reasons: string[] = [];
   if (c.model !== c.claimedModel) reasons.push(`the model ran on cpuset ${c.model ?? 'every core'}, the run claims ${c.claimedModel}`);
-  if (c.claimedMeasurement !== null && c.k6 !== c.claimedMeasurement) reasons.push(`k6 ran on cpuset ${c.k6 ?? 'every core'}, the run claims ${c.claimedMeasurement}`);
+  if (c.claimedMeasurement !== null && c.k6 !== c.claimedMeasurement)
+    reasons.push(`k6 ran on cpuset ${c.k6 ?? 'every core'}, the run claims ${c.claimedMeasurement}`);
   return reasons;
 }
 

@@ -6,7 +6,10 @@ import { connectionCap } from '../src/runner.ts';
 import type { ModelEvidence } from '../src/sampler.ts';
 
 const evidence = (limit: number | null, poolMaxPerUnit: number, pools: number, kind = 'process'): ModelEvidence =>
-  ({ units: { kind, alive: pools, started: pools, limit }, db: { poolMaxPerUnit, pools, maxConnections: poolMaxPerUnit * pools } }) as ModelEvidence;
+  ({
+    units: { kind, alive: pools, started: pools, limit },
+    db: { poolMaxPerUnit, pools, maxConnections: poolMaxPerUnit * pools },
+  }) as ModelEvidence;
 
 test('fixed pools: the cap is pool max x pools', () => {
   assert.equal(connectionCap(evidence(100, 1, 100)), 100); // prefork

@@ -10,7 +10,10 @@ test('a proxy path that reaches another model, or nothing, is named; the right o
   const answeredBy: Record<string, string> = { '/eventloop/healthz': 'mn', '/mn/healthz': 'mn', '/prefork/healthz': 'prefork' };
   const proxy = createServer((req, res) => {
     const model = answeredBy[req.url ?? ''];
-    res.writeHead(model === undefined ? 502 : 200, { 'content-type': 'application/json', ...(model === undefined ? {} : { 'x-model': model }) });
+    res.writeHead(model === undefined ? 502 : 200, {
+      'content-type': 'application/json',
+      ...(model === undefined ? {} : { 'x-model': model }),
+    });
     res.end(JSON.stringify(model === undefined ? { statusCode: 502 } : { status: 'ok' }));
   }).listen(0, '127.0.0.1');
   await once(proxy, 'listening');
@@ -18,7 +21,10 @@ test('a proxy path that reaches another model, or nothing, is named; the right o
     const base = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     const wrong = await wrongProxyRoutes(['eventloop', 'mn', 'prefork', 'forking'], base);
     assert.deepEqual(wrong, ['/eventloop/ reaches mn', '/forking/ did not answer']);
-    await assert.rejects(assertProxyRoutes(['eventloop', 'mn', 'prefork', 'forking'], base), /nginx routes \/eventloop\/ reaches mn, \/forking\/ did not answer/);
+    await assert.rejects(
+      assertProxyRoutes(['eventloop', 'mn', 'prefork', 'forking'], base),
+      /nginx routes \/eventloop\/ reaches mn, \/forking\/ did not answer/,
+    );
     assert.deepEqual(await wrongProxyRoutes(['mn', 'prefork'], base), []);
     await assert.doesNotReject(assertProxyRoutes(['mn', 'prefork'], base));
   } finally {

@@ -14,12 +14,13 @@ const readme = readFileSync(join(root, 'README.md'), 'utf8');
 test('README.md names a committed reference run and its results are what readme.ts writes from it', () => {
   const path = markedRun(readme);
   assert.match(path, /^results\/reference\/[^/]+$/, 'the README quotes a run committed under results/reference/');
-  for (const file of ['rows.json', 'environment.json', 'report.md']) assert.ok(existsSync(join(root, path, file)), `${path}/${file} is committed`);
+  for (const file of ['rows.json', 'environment.json', 'report.md'])
+    assert.ok(existsSync(join(root, path, file)), `${path}/${file} is committed`);
   const expected = writeRegions(readme, readRun(root, path));
   assert.equal(readme, expected, `README.md differs from the files of ${path}: run \`make readme RUN=${path}\``);
 });
 
-test('every verdict in the README table is the runner\'s own in rows.json (prefork and blocking included)', () => {
+test("every verdict in the README table is the runner's own in rows.json (prefork and blocking included)", () => {
   const run = readRun(root, markedRun(readme));
   const lines = renderResults(run).split('\n');
   let checked = 0;
@@ -43,24 +44,41 @@ const fakeRun = (change: (run: Run) => void = () => undefined): Run => {
 
 test('the peak memory cell is the highest over the levels shown, proxied levels included', () => {
   const run = fakeRun();
-  const line = renderResults(run).split('\n').find((l) => l.startsWith('| event loop'))!;
+  const line = renderResults(run)
+    .split('\n')
+    .find((l) => l.startsWith('| event loop'))!;
   const shown = run.rows.filter((r) => r.model === 'eventloop');
   const low = Math.min(...shown.filter((r) => r.level.target === 'direct').map((r) => r.level.vus));
-  const peak = Math.max(...shown.filter((r) => r.level.target === 'proxy' || r.level.vus === low || r.level.vus === Math.max(...shown.map((s) => s.level.vus))).map((r) => r.resources.peakMemoryBytes ?? 0));
+  const peak = Math.max(
+    ...shown
+      .filter((r) => r.level.target === 'proxy' || r.level.vus === low || r.level.vus === Math.max(...shown.map((s) => s.level.vus)))
+      .map((r) => r.resources.peakMemoryBytes ?? 0),
+  );
   assert.ok(line.includes(`${Math.round(peak / 1e6)} MB`), `${line} shows ${Math.round(peak / 1e6)} MB`);
 });
 
-test('invalid rows get a footnote with the runner\'s reason; a model without rows is said to be not in the run; the time line says what was measured', () => {
-  const run = fakeRun((r) => { r.rows = r.rows.filter((row) => (row.model) !== 'goroutines'); });
+test("invalid rows get a footnote with the runner's reason; a model without rows is said to be not in the run; the time line says what was measured", () => {
+  const run = fakeRun((r) => {
+    r.rows = r.rows.filter((row) => row.model !== 'goroutines');
+  });
   const section = renderResults(run);
   if (run.rows.some((r) => !r.validity.valid)) assert.match(section, /¹ Marked \*\*invalid\*\* by the runner: /);
   // A model the run did not measure still has its line, saying so.
-  const absent = fakeRun((r) => { r.rows = r.rows.filter((row) => row.model !== 'goroutines'); });
+  const absent = fakeRun((r) => {
+    r.rows = r.rows.filter((row) => row.model !== 'goroutines');
+  });
   assert.match(renderResults(absent), /\| goroutines \(Go net\/http[^|]*\| not in this run \|/);
   assert.match(renderTime(run), /ran \d+ (min|s) from the runner's start to its end/);
-  const untimed = fakeRun((r) => { r.timings = {}; });
-  assert.match(renderTime(untimed), /`make test`: not measured \(`makeUpS` and `makeTestS` in `results\/reference\/[^`]+\/timings\.json`, in seconds, fill these in: `make readme`\)/);
-  const timed = fakeRun((r) => { r.timings = { makeTestS: 187, makeUpS: 43 }; });
+  const untimed = fakeRun((r) => {
+    r.timings = {};
+  });
+  assert.match(
+    renderTime(untimed),
+    /`make test`: not measured \(`makeUpS` and `makeTestS` in `results\/reference\/[^`]+\/timings\.json`, in seconds, fill these in: `make readme`\)/,
+  );
+  const timed = fakeRun((r) => {
+    r.timings = { makeTestS: 187, makeUpS: 43 };
+  });
   assert.match(renderTime(timed), /`make up`: 43 s; `make test`: 3 min\. On an 8-core host: not measured/);
   assert.doesNotMatch(renderTime(timed), /timings\.json/);
 });

@@ -15,7 +15,16 @@ import { logTicks, renderCharts } from '../src/charts.ts';
 import { pointLatest, writeReport } from '../src/runner.ts';
 import type { Environment } from '../src/report.ts';
 import type { Row } from '../src/row.ts';
-import { MODEL_NAMES, levelName, offeredRate, readScenarioFile, resolveProfile, selectModels, type Level, type ModelName } from '../src/scenarios.ts';
+import {
+  MODEL_NAMES,
+  levelName,
+  offeredRate,
+  readScenarioFile,
+  resolveProfile,
+  selectModels,
+  type Level,
+  type ModelName,
+} from '../src/scenarios.ts';
 import { parseBytes } from '../src/main.ts';
 import { checkRun } from '../src/check-report.ts';
 
@@ -23,9 +32,28 @@ const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, imp
 
 // How each fixture was produced (the k6 environment given to db-load.js).
 const FIXTURES = {
-  closed50: { file: 'k6-eventloop-50vus.stdout', level: { executor: 'constant-vus', vus: 50, thinkTimeS: 0.2, warmupS: 0, durationS: 6, target: 'direct', requestTimeoutS: 10 } },
-  dropped: { file: 'k6-eventloop-rate400-dropped.stdout', level: { executor: 'constant-arrival-rate', vus: 5, maxVus: 10, rate: 400, thinkTimeS: 0, warmupS: 0, durationS: 5, target: 'direct', requestTimeoutS: 10 } },
-  errors503: { file: 'k6-eventloop-pool2-503s.stdout', level: { executor: 'constant-vus', vus: 60, thinkTimeS: 0.1, warmupS: 0, durationS: 5, target: 'direct', requestTimeoutS: 10 } },
+  closed50: {
+    file: 'k6-eventloop-50vus.stdout',
+    level: { executor: 'constant-vus', vus: 50, thinkTimeS: 0.2, warmupS: 0, durationS: 6, target: 'direct', requestTimeoutS: 10 },
+  },
+  dropped: {
+    file: 'k6-eventloop-rate400-dropped.stdout',
+    level: {
+      executor: 'constant-arrival-rate',
+      vus: 5,
+      maxVus: 10,
+      rate: 400,
+      thinkTimeS: 0,
+      warmupS: 0,
+      durationS: 5,
+      target: 'direct',
+      requestTimeoutS: 10,
+    },
+  },
+  errors503: {
+    file: 'k6-eventloop-pool2-503s.stdout',
+    level: { executor: 'constant-vus', vus: 60, thinkTimeS: 0.1, warmupS: 0, durationS: 5, target: 'direct', requestTimeoutS: 10 },
+  },
 } as const;
 
 const HOST = { hostCores: 2 };
@@ -36,14 +64,39 @@ function rowFrom(key: keyof typeof FIXTURES, model: ModelName = 'eventloop', cha
   const level: Level = { ...settings, name: levelName(settings), connections: settings.vus };
   const figures = loadFigures(extractSummary(fixture(file)));
   const row: Row = {
-    model, level, offeredRate: offeredRate(level), figures,
+    model,
+    level,
+    offeredRate: offeredRate(level),
+    figures,
     executedQueries: figures.succeeded,
     resources: {
-      peakMemoryBytes: 61e6, peakRssBytes: 58e6, cpuCoresAvg: 0.3, cpuCoresPeak: 0.5, k6CpuCoresAvg: 0.2, k6CpuCoresPeak: 0.3, k6PeakMemoryBytes: 40e6,
-      hostBusyPercent: 40, unitsAlivePeak: 1, unitsStarted: 1, processesPeak: 1, inFlightPeak: 12, dbConnectionsPeak: 12, dbConnectionsMax: 100,
-      restarts: 0, oomKills: 0, dbRefusals: 0, modelProbeFailures: 0,
+      peakMemoryBytes: 61e6,
+      peakRssBytes: 58e6,
+      cpuCoresAvg: 0.3,
+      cpuCoresPeak: 0.5,
+      k6CpuCoresAvg: 0.2,
+      k6CpuCoresPeak: 0.3,
+      k6PeakMemoryBytes: 40e6,
+      hostBusyPercent: 40,
+      unitsAlivePeak: 1,
+      unitsStarted: 1,
+      processesPeak: 1,
+      inFlightPeak: 12,
+      dbConnectionsPeak: 12,
+      dbConnectionsMax: 100,
+      restarts: 0,
+      oomKills: 0,
+      dbRefusals: 0,
+      modelProbeFailures: 0,
     },
-    limits: { claimedCpus: 2, claimedMemoryBytes: GIB4, declaredCpus: 2, declaredMemoryBytes: GIB4, cgroupCpus: 2, cgroupMemoryBytes: GIB4 },
+    limits: {
+      claimedCpus: 2,
+      claimedMemoryBytes: GIB4,
+      declaredCpus: 2,
+      declaredMemoryBytes: GIB4,
+      cgroupCpus: 2,
+      cgroupMemoryBytes: GIB4,
+    },
     files: { k6: 'raw/x.json', samples: 'samples/x.json' },
   };
   change(row);
@@ -51,9 +104,18 @@ function rowFrom(key: keyof typeof FIXTURES, model: ModelName = 'eventloop', cha
 }
 
 const ENV: Environment = {
-  startedAt: '2026-11-23T19:00:00.000Z', finishedAt: '2026-11-23T19:03:00.000Z', profile: 'test', models: ['eventloop', 'prefork'],
+  startedAt: '2026-11-23T19:00:00.000Z',
+  finishedAt: '2026-11-23T19:03:00.000Z',
+  profile: 'test',
+  models: ['eventloop', 'prefork'],
   host: { cores: 2, memoryBytes: 24e9, os: 'Debian', kernel: '6.1', dockerVersion: '20.10', cgroupVersion: '2' },
-  modelCpus: 2, modelMemoryBytes: GIB4, modelCpusRequested: 4, containers: {}, versions: {}, gitCommit: 'abc123', k6Image: 'grafana/k6:1.8.1',
+  modelCpus: 2,
+  modelMemoryBytes: GIB4,
+  modelCpusRequested: 4,
+  containers: {},
+  versions: {},
+  gitCommit: 'abc123',
+  k6Image: 'grafana/k6:1.8.1',
   postgres: { version: 'PostgreSQL 15.x on x86_64', maxConnections: 2000 },
 };
 
@@ -95,7 +157,9 @@ test('dropped iterations make a row invalid', () => {
 });
 
 test('more queries than requests sent makes a row invalid (between succeeded and sent is wasted work: runner-plan.test.ts)', () => {
-  const r0 = rowFrom('closed50', 'eventloop', (r) => { r.executedQueries = r.figures.succeeded + 3; });
+  const r0 = rowFrom('closed50', 'eventloop', (r) => {
+    r.executedQueries = r.figures.succeeded + 3;
+  });
   const v = judgeValidity(r0, HOST);
   assert.equal(v.valid, false);
   assert.equal(r0.figures.requests, r0.figures.succeeded); // every request of the fixture succeeded: +3 is more than sent
@@ -103,19 +167,45 @@ test('more queries than requests sent makes a row invalid (between succeeded and
 });
 
 test('limits other than the claimed ones make a row invalid', () => {
-  const cpu = judgeValidity(rowFrom('closed50', 'eventloop', (r) => { r.limits.cgroupCpus = 1; }), HOST);
+  const cpu = judgeValidity(
+    rowFrom('closed50', 'eventloop', (r) => {
+      r.limits.cgroupCpus = 1;
+    }),
+    HOST,
+  );
   assert.equal(cpu.valid, false);
   assert.match(cpu.reasons.join(), /CPU limit is 1 cores in the container's cgroup, the report claims 2/);
-  const memory = judgeValidity(rowFrom('closed50', 'eventloop', (r) => { r.limits.cgroupMemoryBytes = null; }), HOST);
+  const memory = judgeValidity(
+    rowFrom('closed50', 'eventloop', (r) => {
+      r.limits.cgroupMemoryBytes = null;
+    }),
+    HOST,
+  );
   assert.match(memory.reasons.join(), /memory limit is unlimited/);
-  const unread = judgeValidity(rowFrom('closed50', 'eventloop', (r) => { r.limits.cgroupCpus = null; r.limits.cgroupMemoryBytes = null; }), HOST);
+  const unread = judgeValidity(
+    rowFrom('closed50', 'eventloop', (r) => {
+      r.limits.cgroupCpus = null;
+      r.limits.cgroupMemoryBytes = null;
+    }),
+    HOST,
+  );
   assert.match(unread.reasons.join(), /could not be read/);
 });
 
 test('a saturated generator, or a refusing database, makes a row invalid', () => {
-  const k6 = judgeValidity(rowFrom('closed50', 'eventloop', (r) => { r.resources.k6CpuCoresAvg = 1.9; }), HOST);
+  const k6 = judgeValidity(
+    rowFrom('closed50', 'eventloop', (r) => {
+      r.resources.k6CpuCoresAvg = 1.9;
+    }),
+    HOST,
+  );
   assert.match(k6.reasons.join(), /k6 was CPU-saturated: 1.90 of 2 cores/);
-  const db = judgeValidity(rowFrom('closed50', 'eventloop', (r) => { r.resources.dbRefusals = 4; }), HOST);
+  const db = judgeValidity(
+    rowFrom('closed50', 'eventloop', (r) => {
+      r.resources.dbRefusals = 4;
+    }),
+    HOST,
+  );
   assert.match(db.reasons.join(), /refused 4 connections/);
 });
 
@@ -132,11 +222,26 @@ test('verdicts hold the row against the seed claim with the figure', () => {
 
 test('the observed bottleneck is read from the evidence', () => {
   assert.match(observedBottleneck(rowFrom('errors503'), 2, 2), /^503s \(1215\)/);
-  const atCap = rowFrom('closed50', 'prefork', (r) => { r.resources.inFlightPeak = 100; r.resources.dbConnectionsMax = 100; });
+  const atCap = rowFrom('closed50', 'prefork', (r) => {
+    r.resources.inFlightPeak = 100;
+    r.resources.dbConnectionsMax = 100;
+  });
   assert.match(observedBottleneck(atCap, 2, 2), /in flight at its cap \(100\)/);
-  const single = rowFrom('closed50', 'blocking', (r) => { r.resources.inFlightPeak = 1; r.resources.dbConnectionsMax = 1; });
+  const single = rowFrom('closed50', 'blocking', (r) => {
+    r.resources.inFlightPeak = 1;
+    r.resources.dbConnectionsMax = 1;
+  });
   assert.equal(observedBottleneck(single, 2, 2), 'one request at a time (single worker)');
-  assert.equal(observedBottleneck(rowFrom('closed50', 'forking', (r) => { r.resources.oomKills = 1; }), 2, 2), 'memory (OOM kill)');
+  assert.equal(
+    observedBottleneck(
+      rowFrom('closed50', 'forking', (r) => {
+        r.resources.oomKills = 1;
+      }),
+      2,
+      2,
+    ),
+    'memory (OOM kill)',
+  );
 });
 
 test('scenarios: profiles resolve, smoke stays under 3 minutes for all models, unknown names are refused', () => {
@@ -148,7 +253,10 @@ test('scenarios: profiles resolve, smoke stays under 3 minutes for all models, u
   const perModel = smoke.levels.reduce((s, l) => s + l.warmupS + l.durationS + 2 * 3, 0);
   assert.ok(perModel * models.length < 150, `smoke load time ${perModel * models.length}s leaves room for start-up in 3 minutes`);
   const full = resolveProfile(file, 'full');
-  assert.deepEqual(full.levels.map((l) => l.name), ['100vus', '500vus', '1000vus', '2000vus', '5000vus', '5000vus-proxy']);
+  assert.deepEqual(
+    full.levels.map((l) => l.name),
+    ['100vus', '500vus', '1000vus', '2000vus', '5000vus', '5000vus-proxy'],
+  );
   assert.ok(full.levels.every((l) => l.thinkTimeS > 0 && l.executor === 'constant-vus'));
   assert.throws(() => resolveProfile(file, 'huge'), /unknown PROFILE "huge"/);
   assert.throws(() => selectModels(file, 'eventloop,nodejs'), /unknown MODELS nodejs/);
@@ -172,7 +280,9 @@ test('the report has the per-model table with claims, verdicts and validity for 
 });
 
 test('rows through the proxy get their own summary table', () => {
-  const proxied = rowFrom('closed50', 'eventloop', (r) => { r.level = { ...r.level, target: 'proxy', name: '50vus-proxy' }; });
+  const proxied = rowFrom('closed50', 'eventloop', (r) => {
+    r.level = { ...r.level, target: 'proxy', name: '50vus-proxy' };
+  });
   const md = renderReport(resolveProfile(readScenarioFile(), 'small'), ENV, judgeRows([rowFrom('closed50'), proxied], ENV), []);
   const section = md.split('## Per model, through the nginx proxy')[1]?.split('## Every level')[0] ?? '';
   assert.match(section, /\| eventloop \| 50 via proxy \|/);
@@ -183,9 +293,17 @@ test('charts render to SVG files and the report links them; results/latest point
   const root = mkdtempSync(join(tmpdir(), 'loadtests-report-'));
   try {
     const runDir = join(root, '20261123T190000Z-test');
-    const rows = [rowFrom('closed50'), rowFrom('errors503', 'forking', (r) => { r.level = { ...r.level, vus: 100, name: '100vus' }; })];
+    const rows = [
+      rowFrom('closed50'),
+      rowFrom('errors503', 'forking', (r) => {
+        r.level = { ...r.level, vus: 100, name: '100vus' };
+      }),
+    ];
     const charts = await renderCharts(judgeRows(rows, ENV));
-    assert.deepEqual(charts.map((c) => c.file), ['latency.svg', 'memory.svg', 'errors.svg']);
+    assert.deepEqual(
+      charts.map((c) => c.file),
+      ['latency.svg', 'memory.svg', 'errors.svg'],
+    );
     for (const c of charts) assert.match(c.svg, /^<svg[^>]+xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     const written = await writeReport(runDir, resolveProfile(readScenarioFile(), 'smoke'), ENV, rows);
     assert.deepEqual(readdirSync(join(runDir, 'charts')).sort(), ['errors.svg', 'latency.svg', 'memory.svg']);
@@ -205,21 +323,35 @@ test('charts render to SVG files and the report links them; results/latest point
 test('the seed claims come from models.json, goroutines and mn included; the floor from the DB delay the model reported', () => {
   assert.equal(SEED.goroutines?.at5k, 'handles all 5K');
   assert.equal(SEED.mn?.memory, SEED.goroutines?.memory, 'M:N in Node is held to the goroutine claim');
-  assert.deepEqual(Object.keys(SEED), MODELS.map((m) => m.name));
+  assert.deepEqual(
+    Object.keys(SEED),
+    MODELS.map((m) => m.name),
+  );
   assert.equal(floorMs(undefined), 50, '50 ms only as the fallback');
-  const slowDb = rowFrom('closed50', 'eventloop', (r) => { r.dbDelayMs = 20; });
+  const slowDb = rowFrom('closed50', 'eventloop', (r) => {
+    r.dbDelayMs = 20;
+  });
   assert.equal(floorMs(slowDb), 20);
   assert.equal(floorMs(rowFrom('closed50'), { containers: { eventloop: { db: { delayMs: 30 } } } }), 30);
   // At a 20 ms floor, a 68 ms median is far above the floor: the event loop does not "handle" it.
   assert.notEqual(verdictFor(slowDb).verdict, 'confirmed');
-  const capped = verdictFor(rowFrom('closed50', 'prefork', (r) => { r.dbDelayMs = 100; }));
+  const capped = verdictFor(
+    rowFrom('closed50', 'prefork', (r) => {
+      r.dbDelayMs = 100;
+    }),
+  );
   assert.match(capped.figure, /below the cap's 1000\/s/, 'the cap rate is pool / DB delay');
 });
 
 test("the seed's table: the top level per model with server-side connections, memory over idle, DB budget and wasted queries; old rows render n/a", () => {
   const newer = rowFrom('closed50', 'goroutines', (r) => {
     Object.assign(r.level, { connections: 5000, holdConnections: 4950 });
-    Object.assign(r.resources, { serverConnectionsPeak: 4987, baselineMemoryBytes: 20e6, memoryOverBaselineBytes: 41e6, memoryPerConnectionBytes: 8200 });
+    Object.assign(r.resources, {
+      serverConnectionsPeak: 4987,
+      baselineMemoryBytes: 20e6,
+      memoryOverBaselineBytes: 41e6,
+      memoryPerConnectionBytes: 8200,
+    });
     r.wastedQueries = 3;
     r.neededInFlight = 9.9;
   });
@@ -231,23 +363,45 @@ test("the seed's table: the top level per model with server-side connections, me
   assert.match(lines[0]!, /not 5,000/, 'an old row at 50 connections is not the seed level');
   const goroutines = lines.filter((l) => l.startsWith('| goroutines: goroutines (Go net/http'));
   assert.equal(goroutines.length, 2, 'direct and through nginx');
-  assert.match(goroutines[0]!, /\| direct \| 5,000 held by k6, 4,987 server-side \| 61 MB \(over idle 41 MB, per connection 8\.2 KB\) \| differs \(0\.6x the claim\) \|/, "61 MB is well under the claimed ~100 MB");
+  assert.match(
+    goroutines[0]!,
+    /\| direct \| 5,000 held by k6, 4,987 server-side \| 61 MB \(over idle 41 MB, per connection 8\.2 KB\) \| differs \(0\.6x the claim\) \|/,
+    '61 MB is well under the claimed ~100 MB',
+  );
   assert.match(goroutines[0]!, /\/ 3 \| pool 100, in flight peak 12, needed 10 \(200\/s x 50 ms\)/);
   assert.match(goroutines[1]!, /\| via nginx \| 50 held by k6, server-side n\/a, 4,990 at nginx \|/);
   const old = lines.find((l) => l.startsWith('| eventloop: event loop (one thread) |'))!;
   assert.match(old, /61 MB \(over idle and per connection: not recorded\)/);
   assert.match(old, /needed 10 \(200\/s x 50 ms\)/, "without the runner's figure: Little's law on the offered rate");
   assert.match(old, /confirmed \(1\.2x the claim\)/);
-  const env = { ...ENV, profileChoice: { name: 'small', why: 'the host has 2 cores' }, cpusets: { setting: 'auto', why: 'the host has 2 cores', claimed: { model: '1', measurement: '0' }, read: { eventloop: '1', k6: '0' } }, workTreeClean: true };
+  const env = {
+    ...ENV,
+    profileChoice: { name: 'small', why: 'the host has 2 cores' },
+    cpusets: { setting: 'auto', why: 'the host has 2 cores', claimed: { model: '1', measurement: '0' }, read: { eventloop: '1', k6: '0' } },
+    workTreeClean: true,
+  };
   const md = renderReport(resolveProfile(readScenarioFile(), 'smoke'), env, judgeRows([rowFrom('closed50')], env), []);
   assert.match(md, /- Profile: `small`, chosen because the host has 2 cores/);
-  assert.match(md, /cpusets: ISOLATE=auto \(the host has 2 cores\): model on 1, measurement \(k6, Postgres, nginx\) on 0; read back: eventloop 1, k6 0/);
+  assert.match(
+    md,
+    /cpusets: ISOLATE=auto \(the host has 2 cores\): model on 1, measurement \(k6, Postgres, nginx\) on 0; read back: eventloop 1, k6 0/,
+  );
   assert.match(md, /Working tree: clean/);
 });
 
 test('charts: log latency ticks at 50/100/200/500/1000 ms, the floor drawn and labelled, a legend per percentile', async () => {
   assert.deepEqual(logTicks(25, 1000), [10, 20, 50, 100, 200, 500, 1000]);
-  const charts = await renderCharts(judgeRows([rowFrom('closed50'), rowFrom('closed50', 'eventloop', (r) => { r.level = { ...r.level, vus: 300, name: '300vus' }; })], ENV));
+  const charts = await renderCharts(
+    judgeRows(
+      [
+        rowFrom('closed50'),
+        rowFrom('closed50', 'eventloop', (r) => {
+          r.level = { ...r.level, vus: 300, name: '300vus' };
+        }),
+      ],
+      ENV,
+    ),
+  );
   const latency = charts.find((c) => c.file === 'latency.svg')!.svg;
   for (const tick of ['50', '100', '200', '500']) assert.match(latency, new RegExp(`>${tick}</text>`), `tick ${tick} ms`);
   assert.match(latency, /floor 50 ms/);

@@ -4,7 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { exponentialThinkS, firstRequestDelayS } from '../k6/lib/arrivals.js';
 import { planRun, isolationFor } from '../src/plan.ts';
-import { chooseProfile, levelSeconds, neededInFlight, readScenarioFile, resolveProfile, selectModels, type Level } from '../src/scenarios.ts';
+import {
+  chooseProfile,
+  levelSeconds,
+  neededInFlight,
+  readScenarioFile,
+  resolveProfile,
+  selectModels,
+  type Level,
+} from '../src/scenarios.ts';
 import { countEstablished } from '../src/sockets.ts';
 import { deathsDuring, isRecovering, k6Env } from '../src/runner.ts';
 import { judgeValidity } from '../src/validity.ts';
@@ -62,7 +70,7 @@ test('the plan restarts every model and records its baseline before its first le
   const kinds = steps.map((s) => `${s.kind}:${s.model}`);
   assert.deepEqual(kinds.slice(0, 3), ['restart:eventloop', 'baseline:eventloop', 'check-proxy-routes:eventloop']);
   const mnRestart = kinds.indexOf('restart:mn');
-  assert.ok(mnRestart > kinds.lastIndexOf('level:eventloop'), 'mn restarts after eventloop\'s last level');
+  assert.ok(mnRestart > kinds.lastIndexOf('level:eventloop'), "mn restarts after eventloop's last level");
   assert.equal(kinds[mnRestart + 1], 'baseline:mn');
   assert.equal(steps.filter((s) => s.kind === 'level').length, 2 * profile.levels.length);
   assert.ok(!planRun(['eventloop'], profile.levels, { restart: false }).some((s) => s.kind === 'restart'));
@@ -97,7 +105,7 @@ test('small: every model gets 5,000 connections direct and through nginx, the ru
   assert.ok(small.levels.some((l) => l.executor === 'constant-vus' && l.connections >= 1000));
   // Load time, plus per model a restart (~15 s) and the settles between levels (~5 s each).
   const perModel = small.levels.reduce((s, l) => s + levelSeconds(l) + 5, 0) + 15;
-  assert.ok(perModel * models.length <= 35 * 60, `small needs ~${Math.round(perModel * models.length / 60)} min`);
+  assert.ok(perModel * models.length <= 35 * 60, `small needs ~${Math.round((perModel * models.length) / 60)} min`);
   // 500 req/s probe + 4,800 holders at one request per ~30 s; 50 ms each.
   assert.ok(Math.abs(neededInFlight(held[0]!) - (500 + 4800 / 30.05) * 0.05) < 1e-9);
 });
@@ -132,17 +140,59 @@ test('server-side connections: ESTABLISHED sockets on the local port only, IPv4 
 
 const baseRow = (executed: number, succeeded: number, sent: number): Row => ({
   model: 'prefork',
-  level: { executor: 'constant-vus', vus: 10, thinkTimeS: 1, warmupS: 0, durationS: 10, target: 'direct', requestTimeoutS: 10, name: '10vus', connections: 10 },
+  level: {
+    executor: 'constant-vus',
+    vus: 10,
+    thinkTimeS: 1,
+    warmupS: 0,
+    durationS: 10,
+    target: 'direct',
+    requestTimeoutS: 10,
+    name: '10vus',
+    connections: 10,
+  },
   offeredRate: 10,
   figures: {
-    durationS: 10, requests: sent, succeeded, failed: sent - succeeded, requestsPerSecond: sent / 10, successesPerSecond: succeeded / 10,
-    latencyMs: { p50: 50, p90: 60, p99: 70, max: 80, avg: 55 }, errorPercent: 0, timeoutPercent: 0, timeouts: sent - succeeded,
-    serverErrors: 0, unavailable503: 0, connectionErrors: 0, droppedIterations: 0, newConnections: 10, vusMax: 10, allRequests: sent, allSucceeded: succeeded,
-    holdRequests: 0, holdFailed: 0,
+    durationS: 10,
+    requests: sent,
+    succeeded,
+    failed: sent - succeeded,
+    requestsPerSecond: sent / 10,
+    successesPerSecond: succeeded / 10,
+    latencyMs: { p50: 50, p90: 60, p99: 70, max: 80, avg: 55 },
+    errorPercent: 0,
+    timeoutPercent: 0,
+    timeouts: sent - succeeded,
+    serverErrors: 0,
+    unavailable503: 0,
+    connectionErrors: 0,
+    droppedIterations: 0,
+    newConnections: 10,
+    vusMax: 10,
+    allRequests: sent,
+    allSucceeded: succeeded,
+    holdRequests: 0,
+    holdFailed: 0,
   },
   resources: {
-    peakMemoryBytes: 1, peakRssBytes: 1, cpuCoresAvg: 0.1, cpuCoresPeak: 0.1, k6CpuCoresAvg: 0.1, k6CpuCoresPeak: 0.1, k6PeakMemoryBytes: 1, hostBusyPercent: 30,
-    unitsAlivePeak: 1, unitsStarted: 1, processesPeak: 1, inFlightPeak: 1, dbConnectionsPeak: 1, dbConnectionsMax: 100, restarts: 0, oomKills: 0, dbRefusals: 0, modelProbeFailures: 0,
+    peakMemoryBytes: 1,
+    peakRssBytes: 1,
+    cpuCoresAvg: 0.1,
+    cpuCoresPeak: 0.1,
+    k6CpuCoresAvg: 0.1,
+    k6CpuCoresPeak: 0.1,
+    k6PeakMemoryBytes: 1,
+    hostBusyPercent: 30,
+    unitsAlivePeak: 1,
+    unitsStarted: 1,
+    processesPeak: 1,
+    inFlightPeak: 1,
+    dbConnectionsPeak: 1,
+    dbConnectionsMax: 100,
+    restarts: 0,
+    oomKills: 0,
+    dbRefusals: 0,
+    modelProbeFailures: 0,
   },
   executedQueries: executed,
   limits: { claimedCpus: 2, claimedMemoryBytes: 1, declaredCpus: 2, declaredMemoryBytes: 1, cgroupCpus: 2, cgroupMemoryBytes: 1 },
@@ -162,7 +212,7 @@ test('validity: queries for abandoned requests are wasted work, not an invalid r
   assert.match(judgeValidity(pinned, { hostCores: 2 }).reasons.join(), /cpuset 0-1, the run claims 1/);
 });
 
-test('restarts and OOM kills come from the level\'s samples; a level soon after a restart that was not the runner\'s is recovering', () => {
+test("restarts and OOM kills come from the level's samples; a level soon after a restart that was not the runner's is recovering", () => {
   const before = { restartCount: 0, oomKilled: false, startedAt: 'A' };
   const samples = [
     { restartCount: 0, oomKilled: false, startedAt: 'A' },
@@ -171,17 +221,24 @@ test('restarts and OOM kills come from the level\'s samples; a level soon after 
   ];
   // The OOM flag was seen in a sample only; the state after the level no longer shows it.
   assert.deepEqual(deathsDuring(before, samples, { restartCount: 1, oomKilled: false, startedAt: 'C' }), { restarts: 1, oomKills: 1 });
-  assert.deepEqual(deathsDuring({ restartCount: 2, oomKilled: true, startedAt: 'X' }, [{ restartCount: 2, oomKilled: true, startedAt: 'X' }], { restartCount: 2, oomKilled: true, startedAt: 'X' }), { restarts: 0, oomKills: 0 });
+  assert.deepEqual(
+    deathsDuring({ restartCount: 2, oomKilled: true, startedAt: 'X' }, [{ restartCount: 2, oomKilled: true, startedAt: 'X' }], {
+      restartCount: 2,
+      oomKilled: true,
+      startedAt: 'X',
+    }),
+    { restarts: 0, oomKills: 0 },
+  );
   const t = Date.parse('2026-12-02T05:00:00Z');
   assert.equal(isRecovering('2026-12-02T04:59:58Z', t, undefined), true);
-  assert.equal(isRecovering('2026-12-02T04:59:58Z', t, '2026-12-02T04:59:58Z'), false, 'the runner\'s own fresh start');
+  assert.equal(isRecovering('2026-12-02T04:59:58Z', t, '2026-12-02T04:59:58Z'), false, "the runner's own fresh start");
   assert.equal(isRecovering('2026-12-02T04:50:00Z', t, undefined), false);
 });
 
 // Keeps the type import used where a level literal is built.
 export type { Level };
 
-test('a pinned k6 is saturated at its own cores, not the host\'s', async () => {
+test("a pinned k6 is saturated at its own cores, not the host's", async () => {
   const { cpusetSize } = await import('../src/validity.ts');
   assert.equal(cpusetSize('0'), 1);
   assert.equal(cpusetSize('0-3,6'), 5);
@@ -192,7 +249,7 @@ test('a pinned k6 is saturated at its own cores, not the host\'s', async () => {
   assert.match(judgeValidity(row, { hostCores: 2 }).reasons.join(), /k6 was CPU-saturated: 0.90 of 1 cores/);
 });
 
-test('k6\'s dashboard comes out of its container as a one-file tar: the file\'s bytes are found', () => {
+test("k6's dashboard comes out of its container as a one-file tar: the file's bytes are found", () => {
   const dir = mkdtempSync(join(tmpdir(), 'tar-'));
   try {
     const html = `<html>${'x'.repeat(1500)}</html>`;

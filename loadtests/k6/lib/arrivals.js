@@ -7,7 +7,8 @@
 // merge into a Poisson stream), and each VU's first request waits a uniform share of one
 // think period.
 
-export const ARRIVAL_PROCESS = 'closed model: think time exponential per iteration (mean THINK_TIME_S), each VU\'s first request delayed uniformly over one mean think period; open model: constant-arrival-rate (k6 starts iterations at the rate whatever the latency)';
+export const ARRIVAL_PROCESS =
+  "closed model: think time exponential per iteration (mean THINK_TIME_S), each VU's first request delayed uniformly over one mean think period; open model: constant-arrival-rate (k6 starts iterations at the rate whatever the latency)";
 
 /** One think time (seconds), exponential with the given mean; `random` returns [0, 1). */
 export function exponentialThinkS(meanS, random = Math.random) {

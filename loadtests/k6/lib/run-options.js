@@ -38,9 +38,17 @@ export function runOptions(env, defaultTimeout) {
  */
 export function scenario(run, graceS, extra) {
   const gracefulStop = `${run.timeoutS + graceS}s`;
-  const shape = run.executor === 'constant-arrival-rate'
-    ? { executor: 'constant-arrival-rate', rate: run.rate, timeUnit: '1s', duration: run.duration, preAllocatedVUs: run.vus, maxVUs: run.maxVus }
-    : { executor: 'constant-vus', vus: run.vus, duration: run.duration };
+  const shape =
+    run.executor === 'constant-arrival-rate'
+      ? {
+          executor: 'constant-arrival-rate',
+          rate: run.rate,
+          timeUnit: '1s',
+          duration: run.duration,
+          preAllocatedVUs: run.vus,
+          maxVUs: run.maxVus,
+        }
+      : { executor: 'constant-vus', vus: run.vus, duration: run.duration };
   return { ...shape, gracefulStop, ...extra };
 }
 

@@ -44,9 +44,13 @@ export class Admission {
     this.#options = options;
   }
 
-  get queued(): number { return this.#queue.length; }
+  get queued(): number {
+    return this.#queue.length;
+  }
   /** Connections turned away because the line was full. */
-  get rejected(): number { return this.#rejected; }
+  get rejected(): number {
+    return this.#rejected;
+  }
 
   /** A new connection: `hand` gives it to a free unit and says whether it could; else it waits, or gets 503. */
   admit(socket: Socket, hand: (socket: Socket) => boolean): void {
@@ -69,7 +73,8 @@ export class Admission {
   next(): Socket | undefined {
     if (this.#closing) return undefined;
     let socket = this.#queue.shift();
-    while (socket !== undefined && !clientStillThere(socket)) { // its client gave up while waiting
+    while (socket !== undefined && !clientStillThere(socket)) {
+      // its client gave up while waiting
       socket.destroy();
       socket = this.#queue.shift();
     }

@@ -47,7 +47,9 @@ function statField(text: string | null, field: string): number | null {
 
 /** This process's cgroup v2 directory: "/" inside a container, a nested path on a host. */
 function v2Dir(): string {
-  const line = read('/proc/self/cgroup')?.split('\n').find((l) => l.startsWith('0::'));
+  const line = read('/proc/self/cgroup')
+    ?.split('\n')
+    .find((l) => l.startsWith('0::'));
   const dir = line === undefined ? ROOT : join(ROOT, line.slice(3));
   return read(join(dir, 'memory.current')) === null ? ROOT : dir;
 }
@@ -93,8 +95,15 @@ export function readCgroup(): CgroupReading {
   if (read(`${ROOT}/cgroup.controllers`) !== null) return readV2();
   if (read(`${ROOT}/memory/memory.limit_in_bytes`) !== null) return readV1();
   return {
-    version: null, cpuQuotaCores: null, memoryLimitBytes: null, memoryCurrentBytes: null,
-    memoryPeakBytes: null, cpuUsageSeconds: null, oomKills: null, pidsCurrent: null, pidsMax: null,
+    version: null,
+    cpuQuotaCores: null,
+    memoryLimitBytes: null,
+    memoryCurrentBytes: null,
+    memoryPeakBytes: null,
+    cpuUsageSeconds: null,
+    oomKills: null,
+    pidsCurrent: null,
+    pidsMax: null,
   };
 }
 
@@ -109,7 +118,9 @@ export function usableCores(): number {
 export function residentBytes(pids: readonly number[]): number {
   let total = 0;
   for (const pid of pids) {
-    const line = read(`/proc/${pid}/status`)?.split('\n').find((l) => l.startsWith('VmRSS:'));
+    const line = read(`/proc/${pid}/status`)
+      ?.split('\n')
+      .find((l) => l.startsWith('VmRSS:'));
     const kb = line === undefined ? null : numberOrNull(line.replace(/\D+/g, ''));
     if (kb !== null) total += kb * 1024;
   }

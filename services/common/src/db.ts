@@ -40,7 +40,16 @@ export class DatabaseUnavailableError extends Error {
 
 // SQLSTATE classes/codes that mean "the database cannot serve you now".
 const UNAVAILABLE_SQLSTATE = /^(08|53|57P0)|^57014$/;
-const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+const UNAVAILABLE_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+]);
 const UNAVAILABLE_MESSAGE = /timeout|terminat|Connection ended|not queryable|Client has encountered a connection error|pool is ended/i;
 
 /** Turns driver errors that mean "unavailable" into DatabaseUnavailableError; leaves real bugs alone. */

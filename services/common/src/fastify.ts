@@ -43,7 +43,14 @@ export async function createFastify(app: ServiceApp, config: ServiceConfig) {
   fastify.setErrorHandler((err: { statusCode?: number; message?: string }, _request, reply) => {
     const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) app.log.error({ err }, 'unhandled route error');
-    return send(reply, errorReply(status, status === 500 ? 'internal_error' : 'bad_request', status === 500 ? 'the request failed; see the service log' : (err.message ?? 'bad request')));
+    return send(
+      reply,
+      errorReply(
+        status,
+        status === 500 ? 'internal_error' : 'bad_request',
+        status === 500 ? 'the request failed; see the service log' : (err.message ?? 'bad request'),
+      ),
+    );
   });
   await fastify.ready();
   return fastify;

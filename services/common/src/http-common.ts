@@ -68,7 +68,11 @@ export function instrument(app: ServiceApp, listener: RequestListener): RequestL
     for (const [name, value] of Object.entries(app.identity.headers)) res.setHeader(name, value);
     if (missingHost(req)) {
       // node's own check (requireHostHeader) answers a bare, uncounted 400; this one is ours.
-      sendReply(res, errorReply(400, 'bad_request', 'an HTTP/1.1 request must carry a Host header', { connection: 'close' }), req.method === 'HEAD');
+      sendReply(
+        res,
+        errorReply(400, 'bad_request', 'an HTTP/1.1 request must carry a Host header', { connection: 'close' }),
+        req.method === 'HEAD',
+      );
       return;
     }
     listener(req, res);

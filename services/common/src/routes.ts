@@ -116,7 +116,8 @@ export function createRoutes({ identity, store, stats, log }: AppParts): Service
 
 /** 405 for a known path with another method, 404 for an unknown path. */
 export function unmatched(app: ServiceApp, method: string, path: string): Reply {
-  if (app.routes.has(path)) return errorReply(405, 'method_not_allowed', `${method} is not allowed on ${path}; use GET`, { allow: 'GET, HEAD' });
+  if (app.routes.has(path))
+    return errorReply(405, 'method_not_allowed', `${method} is not allowed on ${path}; use GET`, { allow: 'GET, HEAD' });
   return errorReply(404, 'not_found', `no route ${method} ${path.slice(0, 200)}`);
 }
 

@@ -1,6 +1,6 @@
 // Request accounting and the model's evidence. One Recorder per service lives in the
 // process/thread that supervises the units (workers, threads, children); units that
-// run elsewhere report to it over their IPC channel (see channel.ts). So in-flight
+// run elsewhere report to it over their IPC channel (see stats-protocol.ts). So in-flight
 // "now" and "max" count requests across the whole service, whatever the model.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { readCgroup, residentBytes, type CgroupReading } from './cgroup.ts';
@@ -79,13 +79,31 @@ export class Recorder implements Stats {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ model });
     collectDefaultMetrics({ register: this.registry });
-    this.#requests = new Counter({ name: 'http_requests_total', help: 'Requests by route and status; status="aborted": the client went away before the response was sent.', labelNames: ['route', 'status'], registers });
-    this.#latency = new Histogram({ name: 'http_request_duration_seconds', help: 'Time from request to response end.', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers });
+    this.#requests = new Counter({
+      name: 'http_requests_total',
+      help: 'Requests by route and status; status="aborted": the client went away before the response was sent.',
+      labelNames: ['route', 'status'],
+      registers,
+    });
+    this.#latency = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time from request to response end.',
+      labelNames: ['route'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
     this.#inFlightGauge = new Gauge({ name: 'http_requests_in_flight', help: 'Requests being served now, across all units.', registers });
-    this.#inFlightMaxGauge = new Gauge({ name: 'http_requests_in_flight_max', help: 'Most requests ever in flight at once since start.', registers });
+    this.#inFlightMaxGauge = new Gauge({
+      name: 'http_requests_in_flight_max',
+      help: 'Most requests ever in flight at once since start.',
+      registers,
+    });
     const gauge = (name: string, help: string, read: () => number | null, labelNames: string[] = []) =>
       new Gauge({
-        name, help, labelNames, registers,
+        name,
+        help,
+        labelNames,
+        registers,
         collect() {
           const value = read();
           if (value !== null) this.set(value);
@@ -98,14 +116,18 @@ export class Recorder implements Stats {
       const { db } = this.#describe();
       return db.poolMaxPerUnit * db.pools;
     });
-    gauge('service_resident_memory_bytes', 'Resident memory summed over every process of the service.', () => residentBytes(this.#describe().pids));
+    gauge('service_resident_memory_bytes', 'Resident memory summed over every process of the service.', () =>
+      residentBytes(this.#describe().pids),
+    );
     // One reading of the cgroup files per scrape: prom-client runs every collect() in the same
     // turn of the event loop, so the gauges below share what the first one read.
     let reading: CgroupReading | undefined;
     const cgroupNow = (): CgroupReading => {
       if (reading === undefined) {
         reading = readCgroup();
-        setImmediate(() => { reading = undefined; });
+        setImmediate(() => {
+          reading = undefined;
+        });
       }
       return reading;
     };

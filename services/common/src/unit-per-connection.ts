@@ -24,8 +24,12 @@ export interface ConnectionUnit {
  * `events.once(unit, 'exit')`: that REJECTS when the unit emits 'error' first (a thread
  * out of memory, a child whose channel failed), and the recovery after it never runs.
  */
-export function whenExited(unit: { once(event: 'exit', listener: (code: number | null, signal?: string | null) => void): unknown }): Promise<UnitEnd> {
-  return new Promise((resolve) => unit.once('exit', (code, signal) => resolve(code === 0 && (signal ?? null) === null ? 'ended' : 'crashed')));
+export function whenExited(unit: {
+  once(event: 'exit', listener: (code: number | null, signal?: string | null) => void): unknown;
+}): Promise<UnitEnd> {
+  return new Promise((resolve) =>
+    unit.once('exit', (code, signal) => resolve(code === 0 && (signal ?? null) === null ? 'ended' : 'crashed')),
+  );
 }
 
 export interface UnitPerConnectionOptions {
@@ -48,10 +52,16 @@ export class UnitPerConnection {
     this.#options = options;
   }
 
-  get alive(): number { return this.#alive.size; }
-  get started(): number { return this.#started; }
+  get alive(): number {
+    return this.#alive.size;
+  }
+  get started(): number {
+    return this.#started;
+  }
   /** Units that exited with an error (a non-zero code, a signal, out of memory). */
-  get crashed(): number { return this.#crashed; }
+  get crashed(): number {
+    return this.#crashed;
+  }
 
   /** A new connection from the entry file's server: a unit now if the limit allows, else it waits. */
   accept(socket: Socket): void {
@@ -82,17 +92,19 @@ export class UnitPerConnection {
     }
     this.#started += 1;
     this.#alive.add(unit);
-    void unit.ended.catch((): UnitEnd => 'crashed').then((end) => {
-      this.#alive.delete(unit);
-      if (end === 'crashed') this.#crashed += 1;
-      if (end === 'failed_to_start') {
-        this.#started -= 1;
-        if (!socket.destroyed) this.#startFailed(socket);
-      }
-      if (this.#closing) return;
-      const next = this.#options.admission.next(); // skips connections whose client gave up
-      if (next !== undefined) this.#start(next);
-    });
+    void unit.ended
+      .catch((): UnitEnd => 'crashed')
+      .then((end) => {
+        this.#alive.delete(unit);
+        if (end === 'crashed') this.#crashed += 1;
+        if (end === 'failed_to_start') {
+          this.#started -= 1;
+          if (!socket.destroyed) this.#startFailed(socket);
+        }
+        if (this.#closing) return;
+        const next = this.#options.admission.next(); // skips connections whose client gave up
+        if (next !== undefined) this.#start(next);
+      });
   }
 
   /** The fork or thread failed (synchronously, or later like fork's EAGAIN): a 503 the client can retry. */

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { PoolStore, loadConfig, servePipeCalls } from '../src/index.ts';
-import { startTestDatabase, type TestDatabase } from '../src/testing/index.ts';
+import { startTestDatabase, type TestDatabase } from '../testing/index.ts';
 import type { PipeCallResult } from './fixtures/pipe-client.ts';
 
 const FIXTURE = new URL('./fixtures/pipe-client.ts', import.meta.url);
@@ -18,7 +18,7 @@ const children: ChildProcess[] = [];
 async function startClient(): Promise<{ child: ChildProcess; calls: Readable; answers: Writable }> {
   const child = fork(FIXTURE, [], { stdio: ['inherit', 'inherit', 'inherit', 'ipc', 'pipe', 'pipe'] });
   children.push(child);
-  const [message] = await once(child, 'message') as [unknown];
+  const [message] = (await once(child, 'message')) as [unknown];
   assert.equal(message, 'ready');
   const [, , , , calls, answers] = child.stdio as unknown as [unknown, unknown, unknown, unknown, Readable, Writable];
   return { child, calls, answers };

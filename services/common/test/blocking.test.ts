@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { AtomicsTransport, BlockingStore, DatabaseUnavailableError, createBlockingLink, loadConfig } from '../src/index.ts';
-import { startTestDatabase, type TestDatabase } from '../src/testing/index.ts';
+import { startTestDatabase, type TestDatabase } from '../testing/index.ts';
 
 let db: TestDatabase;
 let owner: Worker;

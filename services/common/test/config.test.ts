@@ -11,7 +11,11 @@ test('defaults: explicit pool size and a connection timeout under 1 s', () => {
   assert.equal(config.db.connectionTimeoutMs, 750);
   assert.equal(config.dbDelayMs, 50);
   assert.equal(config.listenBacklog, 8_192);
-  assert.deepEqual(listenOptions(loadConfig({ ...base, HOST: '127.0.0.1', PORT: '0', LISTEN_BACKLOG: '64' })), { host: '127.0.0.1', port: 0, backlog: 64 });
+  assert.deepEqual(listenOptions(loadConfig({ ...base, HOST: '127.0.0.1', PORT: '0', LISTEN_BACKLOG: '64' })), {
+    host: '127.0.0.1',
+    port: 0,
+    backlog: 64,
+  });
   assert.equal(loadConfig(base, { dbPoolMax: 100 }).db.poolMax, 100);
   assert.equal(loadConfig({ ...base, DB_POOL_MAX: '7' }, { dbPoolMax: 100 }).db.poolMax, 7);
 });
@@ -30,7 +34,10 @@ const rejections: [Record<string, string>, RegExp][] = [
 ];
 for (const [env, message] of rejections) {
   test(`rejects ${JSON.stringify(env)} with one clear line`, () => {
-    assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message) && !err.message.includes('\n'));
+    assert.throws(
+      () => loadConfig(env),
+      (err: unknown) => err instanceof ConfigError && message.test(err.message) && !err.message.includes('\n'),
+    );
   });
 }
 

@@ -1,7 +1,7 @@
 // Every model against the same shared-behaviour suite, on one real Postgres.
 import { fileURLToPath } from 'node:url';
-import { conformanceSuite, type ModelUnderTest } from '../src/testing/conformance.ts';
-import { buildGoService } from '../src/testing/go-service.ts';
+import { conformanceSuite, type ModelUnderTest } from '../testing/conformance.ts';
+import { buildGoService } from '../testing/go-service.ts';
 
 const entry = (model: string) => fileURLToPath(new URL(`../../${model}/src/main.ts`, import.meta.url));
 

@@ -10,11 +10,28 @@ test('a valid id is returned as a number', () => {
 });
 
 test('no id picks a row in 1..10000', () => {
-  assert.equal(parseWorldId(undefined, () => 0), 1);
-  assert.equal(parseWorldId(undefined, () => 0.99999999), 10_000);
+  assert.equal(
+    parseWorldId(undefined, () => 0),
+    1,
+  );
+  assert.equal(
+    parseWorldId(undefined, () => 0.99999999),
+    10_000,
+  );
 });
 
-for (const [raw, status] of [['abc', 400], ['', 400], ['1.0', 400], ['1e3', 400], [' 1', 400], ['0x10', 400], ['0', 404], ['-5', 404], ['10001', 404], ['9'.repeat(40), 404]] as const) {
+for (const [raw, status] of [
+  ['abc', 400],
+  ['', 400],
+  ['1.0', 400],
+  ['1e3', 400],
+  [' 1', 400],
+  ['0x10', 400],
+  ['0', 404],
+  ['-5', 404],
+  ['10001', 404],
+  ['9'.repeat(40), 404],
+] as const) {
   test(`id ${JSON.stringify(raw)} → ${status}`, () => {
     const reply = parseWorldId(raw);
     assert.equal(typeof reply, 'object');

@@ -2,7 +2,16 @@
 // set; a request waiting on Postgres costs a promise, not a thread. Concurrency is
 // bounded only by the pool (DB_POOL_MAX) and memory.
 import {
-  Recorder, createFastify, createLogger, createRoutes, identify, listenOptions, loadConfig, onShutdownSignal, openPoolStore, runService,
+  Recorder,
+  createFastify,
+  createLogger,
+  createRoutes,
+  identify,
+  listenOptions,
+  loadConfig,
+  onShutdownSignal,
+  openPoolStore,
+  runService,
 } from '@models/common';
 
 const MODEL = 'eventloop';
@@ -12,7 +21,11 @@ runService(async () => {
   const log = createLogger(config.logLevel, MODEL);
   const store = openPoolStore(config, MODEL, log);
   const stats = new Recorder(MODEL, () => ({
-    unitKind: 'event-loop', unitsAlive: 1, unitsStarted: 1, unitsLimit: 1, pids: [process.pid],
+    unitKind: 'event-loop',
+    unitsAlive: 1,
+    unitsStarted: 1,
+    unitsLimit: 1,
+    pids: [process.pid],
     db: { delayMs: config.dbDelayMs, poolMaxPerUnit: config.db.poolMax, pools: 1, pool: store.poolStats() },
   }));
   const server = await createFastify(createRoutes({ identity: identify(MODEL), store, stats, log }), config);

@@ -41,7 +41,7 @@ test('50 concurrent requests are all in flight at once, in one pid and one threa
   assert.equal(evidence.pid, evidence.supervisorPid);
 });
 
-test('LISTEN_BACKLOG is the listening socket\'s accept queue (default 8192, capped by net.core.somaxconn)', async () => {
+test("LISTEN_BACKLOG is the listening socket's accept queue (default 8192, capped by net.core.somaxconn)", async () => {
   const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
   assert.equal(listenBacklogOf(Number(new URL(svc.url).port)), Math.min(8_192, somaxconn));
   const small = await startService(ENTRY, { ...db.env, LISTEN_BACKLOG: '123' });

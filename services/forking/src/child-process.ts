@@ -21,16 +21,20 @@ export function startChild(socket: Socket, { recorder, log, env, childFlags, chi
   const requests = serveStats(toChannel(child), recorder);
   // A socket that cannot be handed over (the client reset it meanwhile) ends its child too:
   // a child without a connection would otherwise wait for one forever.
-  const send = (message: ParentMessage, handle?: Socket) => child.connected && child.send(message, handle, (err) => {
-    if (err === null) return;
-    socket.destroy();
-    child.disconnect(); // the child exits 0 when its parent's channel closes (it ignores SIGTERM)
-  });
+  const send = (message: ParentMessage, handle?: Socket) =>
+    child.connected &&
+    child.send(message, handle, (err) => {
+      if (err === null) return;
+      socket.destroy();
+      child.disconnect(); // the child exits 0 when its parent's channel closes (it ignores SIGTERM)
+    });
   // Hand the socket over once the child listens for it.
   child.on('message', (message) => isChildMessage(message, 'ready') && send({ t: 'connection' }, socket));
   // fork() reports EAGAIN (the pids limit) LATER, as 'error' with no 'exit': a 503 for the client.
   let spawned = false;
-  child.once('spawn', () => { spawned = true; });
+  child.once('spawn', () => {
+    spawned = true;
+  });
   const ended = new Promise<UnitEnd>((resolve) => {
     void whenExited(child).then(resolve);
     child.on('error', (err) => {

@@ -2,7 +2,13 @@
 // connection (CGI-style: opened for this child, closed before it exits), then exits.
 import { Socket } from 'node:net';
 import {
-  RemoteStats, createLogger, createRoutes, identify, openPoolStore, serveHandedConnection, toChannel,
+  RemoteStats,
+  createLogger,
+  createRoutes,
+  identify,
+  openPoolStore,
+  serveHandedConnection,
+  toChannel,
   type HandedConnection,
 } from '@models/common/unit';
 import { MODEL, loadForkingSettings } from './settings.ts';

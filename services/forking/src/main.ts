@@ -7,7 +7,15 @@
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import {
-  Admission, Recorder, UnitPerConnection, createLogger, identify, listen, onShutdownSignal, runService, unitEnv,
+  Admission,
+  Recorder,
+  UnitPerConnection,
+  createLogger,
+  identify,
+  listen,
+  onShutdownSignal,
+  runService,
+  unitEnv,
 } from '@models/common';
 import { startChild } from './child-process.ts';
 import { MODEL, loadForkingSettings } from './settings.ts';
@@ -15,14 +23,23 @@ import { MODEL, loadForkingSettings } from './settings.ts';
 runService(async () => {
   const { config, maxProcs, queueMax, childFlags } = loadForkingSettings(process.env);
   const log = createLogger(config.logLevel, MODEL);
-  const admission = new Admission({ queueMax, identity: identify(MODEL), overloaded: `all ${maxProcs} processes are busy and ${queueMax} connections are waiting` });
+  const admission = new Admission({
+    queueMax,
+    identity: identify(MODEL),
+    overloaded: `all ${maxProcs} processes are busy and ${queueMax} connections are waiting`,
+  });
   const env = unitEnv(MODEL); // the children read their settings from it, as the parent did
   const children = new Set<ChildProcess>();
   const processes: UnitPerConnection = new UnitPerConnection({
-    limit: maxProcs, admission, start: (socket) => startChild(socket, { recorder, log, env, childFlags, children }),
+    limit: maxProcs,
+    admission,
+    start: (socket) => startChild(socket, { recorder, log, env, childFlags, children }),
   });
   const recorder: Recorder = new Recorder(MODEL, () => ({
-    unitKind: 'process', unitsAlive: processes.alive, unitsStarted: processes.started, unitsLimit: maxProcs,
+    unitKind: 'process',
+    unitsAlive: processes.alive,
+    unitsStarted: processes.started,
+    unitsLimit: maxProcs,
     pids: [process.pid, ...[...children].flatMap((child) => (child.pid === undefined ? [] : [child.pid]))],
     db: { delayMs: config.dbDelayMs, poolMaxPerUnit: config.db.poolMax, pools: children.size },
     extra: { queued: admission.queued, queueMax, rejected503: admission.rejected, unitsCrashed: processes.crashed, childFlags },

@@ -8,7 +8,18 @@ import { Agent } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Evidence } from '@models/common';
-import { assertBoundThenQueueThen503, assertResetClientsCostNoUnit, get, rawRequest, startService, startTestDatabase, waitFor, type RunningService, type ServiceTarget, type TestDatabase } from '@models/common/testing';
+import {
+  assertBoundThenQueueThen503,
+  assertResetClientsCostNoUnit,
+  get,
+  rawRequest,
+  startService,
+  startTestDatabase,
+  waitFor,
+  type RunningService,
+  type ServiceTarget,
+  type TestDatabase,
+} from '@models/common/testing';
 
 const ENTRY = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 let db: TestDatabase;
@@ -22,21 +33,26 @@ after(async () => {
 
 /** Processes whose parent is `pid`, zombies included, read from /proc (not from the service). */
 function childrenOf(pid: number): number[] {
-  return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).filter((name) => {
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(pid); // fields after "(comm)": state, ppid
-    } catch {
-      return false; // exited while we looked
-    }
-  }).map(Number);
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(pid); // fields after "(comm)": state, ppid
+      } catch {
+        return false; // exited while we looked
+      }
+    })
+    .map(Number);
 }
 // Opening 10 Postgres connections at once can take longer than the default 750 ms on a busy
 // 2-core machine; this test is about threads/processes, not connection set-up time.
 const PATIENT_DB = { DB_CONNECTION_TIMEOUT_MS: '5000' };
 const evidence = async (svc: RunningService) => (await get(`${svc.url}/model`)).json<Evidence>();
-const noChildrenLeft = (pid: number) => waitFor(`no child of ${pid} left`, () => Promise.resolve(childrenOf(pid).length === 0 ? true : undefined), 5_000);
-const noDbConnectionsLeft = () => waitFor('no service connection left in Postgres', async () => ((await db.serviceConnections()) === 0 ? true : undefined), 5_000);
+const noChildrenLeft = (pid: number) =>
+  waitFor(`no child of ${pid} left`, () => Promise.resolve(childrenOf(pid).length === 0 ? true : undefined), 5_000);
+const noDbConnectionsLeft = () =>
+  waitFor('no service connection left in Postgres', async () => ((await db.serviceConnections()) === 0 ? true : undefined), 5_000);
 
 describe('unbounded (the classic model)', () => {
   let svc: RunningService;
@@ -55,13 +71,21 @@ describe('unbounded (the classic model)', () => {
     let pids: Set<number>;
     try {
       const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => get(`${svc.url}/db?id=${i + 1}`, { agent })));
-      assert.deepEqual(responses.map((r) => r.status), responses.map(() => 200), responses.map((r) => r.body).join('\n'));
+      assert.deepEqual(
+        responses.map((r) => r.status),
+        responses.map(() => 200),
+        responses.map((r) => r.body).join('\n'),
+      );
       pids = new Set(responses.map((r) => Number(r.headers['x-pid'])));
       assert.equal(pids.size, 10, `10 distinct processes, got ${[...pids].join(',')}`);
       assert.ok(!pids.has(parent), 'the parent answered no request');
 
       // The 10 connections are still open (keep-alive): the kernel shows their 10 children.
-      await waitFor('the /model child of the first request to exit', () => Promise.resolve(childrenOf(parent).length === 10 ? true : undefined), 5_000);
+      await waitFor(
+        'the /model child of the first request to exit',
+        () => Promise.resolve(childrenOf(parent).length === 10 ? true : undefined),
+        5_000,
+      );
       assert.deepEqual(new Set(childrenOf(parent)), pids);
       const held = await evidence(svc);
       assert.equal(held.units.alive, 10 + 1, '10 held connections + the one asking');
@@ -142,7 +166,7 @@ describe('the parent going away', () => {
       const res = await inFlight;
       assert.equal(res.status, 200, svc.output());
       assert.deepEqual(await exit, { code: 0, signal: null }, svc.output());
-      assert.equal(existsSync(`/proc/${String(res.headers["x-pid"])}`), false, 'the child is gone');
+      assert.equal(existsSync(`/proc/${String(res.headers['x-pid'])}`), false, 'the child is gone');
       await noDbConnectionsLeft();
     } finally {
       await svc.stop('SIGKILL');
@@ -208,7 +232,11 @@ function forkLimit(): ForkLimit | string {
       },
       lift: () => writeFileSync(`${cgroup}/pids.max`, 'max'),
       async cleanup() {
-        await waitFor('the cgroup to empty', () => Promise.resolve(readFileSync(`${cgroup}/cgroup.procs`, 'utf8').trim() === '' ? true : undefined), 5_000);
+        await waitFor(
+          'the cgroup to empty',
+          () => Promise.resolve(readFileSync(`${cgroup}/cgroup.procs`, 'utf8').trim() === '' ? true : undefined),
+          5_000,
+        );
         rmdirSync(cgroup);
       },
     };
@@ -219,7 +247,8 @@ function forkLimit(): ForkLimit | string {
     // so the pid is the service's. prlimit runs as that user too: root without CAP_SYS_RESOURCE
     // (Docker's default) may not change another user's limits.
     const asServiceUser = ['--reuid', SERVICE_UID, '--regid', SERVICE_UID, '--clear-groups'];
-    const setSoftLimit = (pid: number, soft: string) => execFileSync('setpriv', [...asServiceUser, 'prlimit', `--pid=${pid}`, `--nproc=${soft}:`]);
+    const setSoftLimit = (pid: number, soft: string) =>
+      execFileSync('setpriv', [...asServiceUser, 'prlimit', `--pid=${pid}`, `--nproc=${soft}:`]);
     let original = 'unlimited';
     return {
       target: { command: 'setpriv', args: [...asServiceUser, process.execPath, ENTRY] },
@@ -250,7 +279,11 @@ describe('faults stay in their process', () => {
       assert.equal(refused.json<{ error: string }>().error, 'unit_start_failed');
       assert.equal(refused.headers['retry-after'], '1');
       assert.equal(Number(refused.headers['x-pid']), svc.child.pid, 'the parent answered');
-      await waitFor('the failed fork in the log', () => Promise.resolve(/could not start a child/.test(svc.output()) ? true : undefined), 5_000);
+      await waitFor(
+        'the failed fork in the log',
+        () => Promise.resolve(/could not start a child/.test(svc.output()) ? true : undefined),
+        5_000,
+      );
       limit.lift(svc.child.pid!);
       assert.equal((await get(`${svc.url}/db?id=3`)).status, 200);
       const now = await evidence(svc);
@@ -266,15 +299,27 @@ describe('faults stay in their process', () => {
   test('a child killed while its request is in flight: the request is released and the service goes on', async () => {
     const svc = await startService(ENTRY, { ...db.env, DB_DELAY_MS: '2000' });
     try {
-      const inFlight = get(`${svc.url}/db?id=4`).then((r) => `answered ${r.status}`, () => 'lost');
-      const [child] = await waitFor('the child serving it', () => Promise.resolve(childrenOf(svc.child.pid!).length === 1 ? childrenOf(svc.child.pid!) : undefined), 5_000, 20);
+      const inFlight = get(`${svc.url}/db?id=4`).then(
+        (r) => `answered ${r.status}`,
+        () => 'lost',
+      );
+      const [child] = await waitFor(
+        'the child serving it',
+        () => Promise.resolve(childrenOf(svc.child.pid!).length === 1 ? childrenOf(svc.child.pid!) : undefined),
+        5_000,
+        20,
+      );
       await waitFor('its request to be in flight', async () => ((await evidence(svc)).inFlight.now === 2 ? true : undefined), 5_000, 50);
       process.kill(child!, 'SIGKILL');
       assert.equal(await inFlight, 'lost');
-      const now = await waitFor('the killed child reaped and its request released', async () => {
-        const e = await evidence(svc);
-        return e.inFlight.now === 1 && e.units.alive === 1 ? e : undefined;
-      }, 5_000);
+      const now = await waitFor(
+        'the killed child reaped and its request released',
+        async () => {
+          const e = await evidence(svc);
+          return e.inFlight.now === 1 && e.units.alive === 1 ? e : undefined;
+        },
+        5_000,
+      );
       assert.equal(now.inFlight.now, 1, 'only this /model request');
       assert.equal(existsSync(`/proc/${child}`), false, 'the child is gone, not a zombie');
       assert.equal(now.extra.unitsCrashed, 1, 'the killed child is counted as crashed');

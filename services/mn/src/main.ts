@@ -3,38 +3,24 @@
 // the same port with SO_REUSEPORT: the KERNEL hashes each new connection to one thread.
 // There is no work stealing (unlike Go's scheduler): a connection stays on its thread.
 // The main thread serves no requests; it owns the stats and keeps N threads alive.
-import type { ListenOptions } from 'node:net';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import {
-  Recorder, RemoteStats, createFastify, createLogger, createRoutes, identify, listenOptions, loadConfig, onShutdownSignal,
-  openPoolStore, readInt, runService, serveStats, toChannel, usableCores, whenExited, type StatsMessage,
+  Recorder,
+  createLogger,
+  loadConfig,
+  onShutdownSignal,
+  readInt,
+  runService,
+  serveStats,
+  toChannel,
+  usableCores,
+  whenExited,
+  type StatsMessage,
 } from '@models/common';
+import { DEFAULTS, MODEL, type Address, type ThreadMessage } from './settings.ts';
 
-const MODEL = 'mn';
-// 50 connections per thread: with N = 4 cores that is 200 in all, as many as the event loop's 100 x 2.
-const DEFAULTS = { dbPoolMax: 50, keepAliveTimeoutMs: 75_000 };
-type Address = { address: string; family: string; port: number };
-type ThreadMessage = { t: 'listening'; address: Address } | { t: 'close' };
-
-runService(isMainThread ? supervise : serveOneThread);
-
-/** One OS thread: an ordinary event-loop server that shares the port with its siblings. */
-async function serveOneThread(): Promise<void> {
-  const config = loadConfig(process.env, DEFAULTS);
-  const log = createLogger(config.logLevel, MODEL);
-  const supervisor = parentPort!;
-  const store = openPoolStore(config, MODEL, log);
-  const stats = new RemoteStats(toChannel(supervisor));
-  const server = await createFastify(createRoutes({ identity: identify(MODEL), store, stats, log }), config);
-  supervisor.on('message', (message: ThreadMessage) => {
-    if (message.t !== 'close') return;
-    // fastify's close waits for in-flight requests; then the port is all that keeps the thread alive.
-    void server.close().then(() => store.close()).finally(() => supervisor.close());
-  });
-  const listenOn: ListenOptions = { ...listenOptions(config), port: (workerData as { port: number }).port, reusePort: true };
-  await server.listen(listenOn);
-  supervisor.postMessage({ t: 'listening', address: server.server.address() as Address } satisfies ThreadMessage);
-}
+// Each thread runs thread.ts: an ordinary event-loop server that shares the port.
+runService(supervise);
 
 /** The main thread: start N threads on one port, restart any that dies, drain them on SIGTERM. */
 async function supervise(): Promise<void> {
@@ -46,31 +32,41 @@ async function supervise(): Promise<void> {
   let started = 0;
   let closing = false;
   const recorder = new Recorder(MODEL, () => ({
-    unitKind: 'thread', unitsAlive: alive.size, unitsStarted: started, unitsLimit: threads, pids: [process.pid],
-    db: { delayMs: config.dbDelayMs, poolMaxPerUnit: config.db.poolMax, pools: threads }, extra: { requestsServedByThread: servedByThread },
+    unitKind: 'thread',
+    unitsAlive: alive.size,
+    unitsStarted: started,
+    unitsLimit: threads,
+    pids: [process.pid],
+    db: { delayMs: config.dbDelayMs, poolMaxPerUnit: config.db.poolMax, pools: threads },
+    extra: { requestsServedByThread: servedByThread },
   }));
 
-  const startThread = (port: number) => new Promise<Address>((resolve, reject) => {
-    const worker = new Worker(new URL(import.meta.url), { workerData: { port } });
-    const id = String(worker.threadId);
-    started += 1;
-    servedByThread[id] = 0;
-    const open = serveStats(toChannel(worker), recorder);
-    let boundPort = port;
-    worker.on('message', (message: ThreadMessage | StatsMessage) => {
-      if (message.t === 'stats.end') servedByThread[id] = (servedByThread[id] ?? 0) + 1;
-      if (message.t === 'listening') { alive.add(worker); boundPort = message.address.port; resolve(message.address); }
+  const startThread = (port: number) =>
+    new Promise<Address>((resolve, reject) => {
+      const worker = new Worker(new URL('./thread.ts', import.meta.url), { workerData: { port } });
+      const id = String(worker.threadId);
+      started += 1;
+      servedByThread[id] = 0;
+      const open = serveStats(toChannel(worker), recorder);
+      let boundPort = port;
+      worker.on('message', (message: ThreadMessage | StatsMessage) => {
+        if (message.t === 'stats.end') servedByThread[id] = (servedByThread[id] ?? 0) + 1;
+        if (message.t === 'listening') {
+          alive.add(worker);
+          boundPort = message.address.port;
+          resolve(message.address);
+        }
+      });
+      worker.on('error', (err) => log.error({ err, thread: id }, 'thread failed'));
+      worker.on('exit', (code) => {
+        const wasServing = alive.delete(worker);
+        recorder.abandoned(open.openRequests()); // its open requests died with it
+        reject(new Error(`thread ${id} exited (code ${code}) before it listened`));
+        if (!wasServing || closing) return;
+        log.error({ thread: id, code }, 'thread died: starting a replacement on the same port');
+        startThread(boundPort).catch((err: unknown) => log.error({ err }, 'replacement thread failed to start'));
+      });
     });
-    worker.on('error', (err) => log.error({ err, thread: id }, 'thread failed'));
-    worker.on('exit', (code) => {
-      const wasServing = alive.delete(worker);
-      recorder.abandoned(open.openRequests()); // its open requests died with it
-      reject(new Error(`thread ${id} exited (code ${code}) before it listened`));
-      if (!wasServing || closing) return;
-      log.error({ thread: id, code }, 'thread died: starting a replacement on the same port');
-      startThread(boundPort).catch((err: unknown) => log.error({ err }, 'replacement thread failed to start'));
-    });
-  });
 
   // With SO_REUSEPORT all threads must bind the SAME port: the first one resolves PORT (0 = any).
   const first = await startThread(config.port);
@@ -79,9 +75,11 @@ async function supervise(): Promise<void> {
 
   onShutdownSignal(log, config.shutdownTimeoutMs, async () => {
     closing = true;
-    await Promise.all([...alive].map((worker) => {
-      worker.postMessage({ t: 'close' } satisfies ThreadMessage);
-      return whenExited(worker); // not once(): it rejects on an 'error' first
-    }));
+    await Promise.all(
+      [...alive].map((worker) => {
+        worker.postMessage({ t: 'close' } satisfies ThreadMessage);
+        return whenExited(worker); // not once(): it rejects on an 'error' first
+      }),
+    );
   });
 }

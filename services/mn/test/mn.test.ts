@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { usableCores, type Evidence } from '@models/common';
-import { get, listenBacklogOf, startService, startTestDatabase, waitFor, type RunningService, type TestDatabase } from '@models/common/testing';
+import {
+  get,
+  listenBacklogOf,
+  startService,
+  startTestDatabase,
+  waitFor,
+  type RunningService,
+  type TestDatabase,
+} from '@models/common/testing';
 
 const ENTRY = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const CRASH_FIXTURE = fileURLToPath(new URL('./fixtures/crash-first-thread.ts', import.meta.url));
@@ -57,7 +65,9 @@ test('THREADS=4: 80 connections are answered by 4 distinct threads of one pid, a
     const served = evidence.extra.requestsServedByThread as Record<string, number>;
     assert.deepEqual(new Set(Object.keys(served)), new Set([...threads].map(String)));
     assert.ok(Object.values(served).reduce((a, b) => a + b, 0) >= 80);
-    t.diagnostic(`80 requests in ${elapsed.toFixed(0)} ms, in-flight max ${evidence.inFlight.max}, served by thread ${JSON.stringify(served)}`);
+    t.diagnostic(
+      `80 requests in ${elapsed.toFixed(0)} ms, in-flight max ${evidence.inFlight.max}, served by thread ${JSON.stringify(served)}`,
+    );
   });
 });
 
@@ -83,10 +93,22 @@ test('a thread that dies is replaced on the same port, and its open requests are
   const dir = mkdtempSync(join(tmpdir(), 'mn-crash-'));
   const trigger = join(dir, 'now');
   try {
-    const env = { THREADS: '2', DB_POOL_MAX: '20', DB_CONNECTION_TIMEOUT_MS: '5000', DB_DELAY_MS: '1000', NODE_OPTIONS: `--import ${CRASH_FIXTURE}`, MN_TEST_CRASH_FILE: trigger };
+    const env = {
+      THREADS: '2',
+      DB_POOL_MAX: '20',
+      DB_CONNECTION_TIMEOUT_MS: '5000',
+      DB_DELAY_MS: '1000',
+      NODE_OPTIONS: `--import ${CRASH_FIXTURE}`,
+      MN_TEST_CRASH_FILE: trigger,
+    };
     await withService(env, async (svc) => {
       // Slow requests on both threads; thread 1 dies while some of them are in flight.
-      const inFlight = Array.from({ length: 20 }, (_, i) => get(`${svc.url}/db?id=${i + 1}`).then((r) => r.headers['x-thread-id'], () => 'lost'));
+      const inFlight = Array.from({ length: 20 }, (_, i) =>
+        get(`${svc.url}/db?id=${i + 1}`).then(
+          (r) => r.headers['x-thread-id'],
+          () => 'lost',
+        ),
+      );
       await new Promise((r) => setTimeout(r, 300));
       writeFileSync(trigger, '');
       const answeredBy = await Promise.all(inFlight);
@@ -95,10 +117,14 @@ test('a thread that dies is replaced on the same port, and its open requests are
 
       // A survivor's last "request finished" report may still be on its way: poll briefly. If the dead
       // thread's open requests were not released, in-flight would stay above 1 (this /model) for good.
-      const evidence = await waitFor('a replacement thread and no request left open', async () => {
-        const e = (await get(`${svc.url}/model`)).json<Evidence>();
-        return e.units.alive === 2 && e.units.started === 3 && e.inFlight.now === 1 ? e : undefined;
-      }, 10_000);
+      const evidence = await waitFor(
+        'a replacement thread and no request left open',
+        async () => {
+          const e = (await get(`${svc.url}/model`)).json<Evidence>();
+          return e.units.alive === 2 && e.units.started === 3 && e.inFlight.now === 1 ? e : undefined;
+        },
+        10_000,
+      );
       assert.equal(evidence.units.limit, 2);
       assert.match(svc.output(), /"thread":"1".*"thread died: starting a replacement on the same port"/);
 
@@ -112,12 +138,22 @@ test('a thread that dies is replaced on the same port, and its open requests are
   }
 });
 
-test('LISTEN_BACKLOG reaches every thread\'s SO_REUSEPORT listener', async () => {
+test("LISTEN_BACKLOG reaches every thread's SO_REUSEPORT listener", async () => {
   await withService({ THREADS: '2', DB_POOL_MAX: '2', LISTEN_BACKLOG: '123' }, (svc) => {
     const run = spawnSync('ss', ['-ltnH', `sport = :${new URL(svc.url).port}`], { encoding: 'utf8' });
-    const listeners = run.stdout.trim().split('\n').map((line) => line.trim().split(/\s+/));
+    const listeners = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/));
     // One listening socket per thread (reusePort), each with the configured queue.
-    assert.deepEqual(listeners.map((fields) => [fields[0], fields[2]]), [['LISTEN', '123'], ['LISTEN', '123']], run.stdout);
+    assert.deepEqual(
+      listeners.map((fields) => [fields[0], fields[2]]),
+      [
+        ['LISTEN', '123'],
+        ['LISTEN', '123'],
+      ],
+      run.stdout,
+    );
     assert.equal(listenBacklogOf(Number(new URL(svc.url).port)), 123);
     return Promise.resolve();
   });

@@ -14,7 +14,10 @@ const VARIANTS: { name: string; env: Record<string, string> }[] = [
   { name: 'no flags, no compile cache', env: { WORKER_NODE_OPTIONS: '', NODE_DISABLE_COMPILE_CACHE: '1' } },
   { name: 'no flags, compile cache', env: { WORKER_NODE_OPTIONS: '' } },
   { name: 'default: --max-semi-space-size=1 --v8-pool-size=1, compile cache', env: {} },
-  { name: '+ --single-threaded-gc --max-old-space-size=64', env: { WORKER_NODE_OPTIONS: '--max-semi-space-size=1 --v8-pool-size=1 --single-threaded-gc --max-old-space-size=64' } },
+  {
+    name: '+ --single-threaded-gc --max-old-space-size=64',
+    env: { WORKER_NODE_OPTIONS: '--max-semi-space-size=1 --v8-pool-size=1 --single-threaded-gc --max-old-space-size=64' },
+  },
 ];
 
 const only = process.argv[3]?.split(',').map(Number);
@@ -31,20 +34,28 @@ try {
     const startSeconds = (performance.now() - started) / 1000;
     try {
       // Every worker runs a query (opens its connection), a few times over.
-      for (let round = 0; round < 3; round++) await Promise.all(Array.from({ length: poolSize }, (_, i) => get(`${svc.url}/db?id=${i + 1}`)));
+      for (let round = 0; round < 3; round++)
+        await Promise.all(Array.from({ length: poolSize }, (_, i) => get(`${svc.url}/db?id=${i + 1}`)));
       const evidence = (await get(`${svc.url}/model`)).json<Evidence>();
       const master = svc.child.pid!;
       const workers = readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/).map(Number);
       const rss = (pid: number) => kb(`/proc/${pid}/status`, 'VmRSS');
       const pss = (pid: number) => kb(`/proc/${pid}/smaps_rollup`, 'Pss');
       const sum = (f: (pid: number) => number) => workers.reduce((total, pid) => total + f(pid), 0);
-      console.log(JSON.stringify({
-        variant: variant.name, poolSize, workers: workers.length, startSeconds: Math.round(startSeconds * 10) / 10,
-        modelRssMiB: mib(evidence.memory.rssBytes),
-        masterRssMiB: mib(rss(master)), masterPssMiB: mib(pss(master)),
-        workerRssMiB: mib(sum(rss) / workers.length), workerPssMiB: mib(sum(pss) / workers.length),
-        totalPssMiB: mib(sum(pss) + pss(master)),
-      }));
+      console.log(
+        JSON.stringify({
+          variant: variant.name,
+          poolSize,
+          workers: workers.length,
+          startSeconds: Math.round(startSeconds * 10) / 10,
+          modelRssMiB: mib(evidence.memory.rssBytes),
+          masterRssMiB: mib(rss(master)),
+          masterPssMiB: mib(pss(master)),
+          workerRssMiB: mib(sum(rss) / workers.length),
+          workerPssMiB: mib(sum(pss) / workers.length),
+          totalPssMiB: mib(sum(pss) + pss(master)),
+        }),
+      );
     } finally {
       await svc.stop('SIGTERM');
     }

@@ -8,7 +8,14 @@
 import { flushCompileCache } from 'node:module';
 import { Socket } from 'node:net';
 import {
-  BlockingStore, PipeTransport, RemoteStats, createLogger, createRoutes, identify, serveHandedConnection, toChannel,
+  BlockingStore,
+  PipeTransport,
+  RemoteStats,
+  createLogger,
+  createRoutes,
+  identify,
+  serveHandedConnection,
+  toChannel,
   type HandedConnection,
 } from '@models/common/unit';
 import { ANSWER_FD, CALL_FD, CONNECTION, DRAIN, IDLE, isMessage } from './messages.ts';
@@ -18,7 +25,10 @@ const { model, config } = loadPreforkSettings(process.env);
 const log = createLogger(config.logLevel, model);
 const store = new BlockingStore(new PipeTransport(CALL_FD, ANSWER_FD), () => ({
   // The pool lives in the master; its live counts are in the master's /model.
-  max: config.db.poolMax, total: 0, idle: 0, waiting: 0,
+  max: config.db.poolMax,
+  total: 0,
+  idle: 0,
+  waiting: 0,
 }));
 const app = createRoutes({ identity: identify(model), store, stats: new RemoteStats(toChannel(process)), log });
 

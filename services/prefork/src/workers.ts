@@ -81,11 +81,13 @@ export class WorkerPool {
   /** Each worker finishes its request and closes its connection; resolves when all exited. */
   async drain(): Promise<void> {
     this.#draining = true;
-    await Promise.all([...this.#workers].map(async (worker) => {
-      const exited = whenExited(worker.child); // not once(): it rejects on an 'error' first
-      if (worker.child.connected) worker.child.send(DRAIN);
-      await exited;
-    }));
+    await Promise.all(
+      [...this.#workers].map(async (worker) => {
+        const exited = whenExited(worker.child); // not once(): it rejects on an 'error' first
+        if (worker.child.connected) worker.child.send(DRAIN);
+        await exited;
+      }),
+    );
   }
 
   #spawn(): Promise<PreforkWorker> {

@@ -39,19 +39,29 @@ function sendAndWait(url: string, payload: string): { connected: Promise<void>; 
   socket.on('error', () => undefined);
   socket.setTimeout(15_000, () => socket.destroy());
   return {
-    connected: new Promise((resolve) => socket.once('connect', () => {
-      started = performance.now();
-      socket.write(payload);
-      resolve();
-    })),
-    closed: new Promise((resolve) => socket.on('close', () => resolve({ reply: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started }))),
+    connected: new Promise((resolve) =>
+      socket.once('connect', () => {
+        started = performance.now();
+        socket.write(payload);
+        resolve();
+      }),
+    ),
+    closed: new Promise((resolve) =>
+      socket.on('close', () => resolve({ reply: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started })),
+    ),
   };
 }
 
 describe('blocking (POOL_SIZE=1)', () => {
   let svc: RunningService;
   before(async () => {
-    svc = await startService(ENTRY, { ...db.env, POOL_SIZE: '1', QUEUE_MAX: '2', DB_DELAY_MS: String(DELAY_MS), HEADERS_TIMEOUT_MS: '1000' });
+    svc = await startService(ENTRY, {
+      ...db.env,
+      POOL_SIZE: '1',
+      QUEUE_MAX: '2',
+      DB_DELAY_MS: String(DELAY_MS),
+      HEADERS_TIMEOUT_MS: '1000',
+    });
   });
   after(async () => {
     await svc?.stop('SIGKILL');
@@ -64,13 +74,19 @@ describe('blocking (POOL_SIZE=1)', () => {
     await sleep(200);
     const sent = performance.now();
     const responses = await Promise.all(Array.from({ length: 3 }, (_, i) => get(`${svc.url}/db?id=${i + 1}`)));
-    assert.deepEqual(responses.map((r) => r.status), [200, 200, 200]);
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      [200, 200, 200],
+    );
     assert.ok(responses.every((r) => r.headers['x-model'] === 'blocking'));
     assert.equal(new Set(responses.map((r) => r.headers['x-pid'])).size, 1, 'one worker process');
     // Each response ends at least one delay after the previous one: no two queries overlapped.
     const ends = responses.map((r) => r.ms).sort((a, b) => a - b);
     for (let i = 1; i < ends.length; i++) {
-      assert.ok(ends[i]! - ends[i - 1]! >= DELAY_MS * 0.9, `responses ended at ${ends.map((e) => e.toFixed(0)).join(', ')} ms: overlapping`);
+      assert.ok(
+        ends[i]! - ends[i - 1]! >= DELAY_MS * 0.9,
+        `responses ended at ${ends.map((e) => e.toFixed(0)).join(', ')} ms: overlapping`,
+      );
     }
     assert.ok(performance.now() - sent >= 3 * DELAY_MS);
     const model = await evidence(svc.url);
@@ -92,7 +108,11 @@ describe('blocking (POOL_SIZE=1)', () => {
     assert.equal(rejected.json<{ error: string }>().error, 'overloaded');
     assert.equal(rejected.headers['x-model'], 'blocking');
     assert.equal(Number(rejected.headers['x-pid']), svc.child.pid, 'the master answered');
-    assert.deepEqual((await Promise.all(slow)).map((r) => r.status), [200, 200, 200], 'the queued ones are served');
+    assert.deepEqual(
+      (await Promise.all(slow)).map((r) => r.status),
+      [200, 200, 200],
+      'the queued ones are served',
+    );
     assert.equal((await evidence(svc.url)).extra.rejected503, 1);
   });
 
@@ -113,14 +133,21 @@ describe('blocking (POOL_SIZE=1)', () => {
   test('the worker killed mid-request: replaced, and its request released from the in-flight count', async () => {
     const [victim] = workerPids(svc);
     assert.ok(victim !== undefined);
-    const inFlight = get(`${svc.url}/db?id=6`).then(() => 'answered', () => 'dropped');
+    const inFlight = get(`${svc.url}/db?id=6`).then(
+      () => 'answered',
+      () => 'dropped',
+    );
     await sleep(DELAY_MS / 3); // the worker is now blocked in the query
     process.kill(victim, 'SIGKILL');
     assert.equal(await inFlight, 'dropped');
-    const model = await waitFor('a replacement', async () => {
-      const now = await evidence(svc.url);
-      return now.units.alive === 1 && !workerPids(svc).includes(victim) ? now : undefined;
-    }, 10_000);
+    const model = await waitFor(
+      'a replacement',
+      async () => {
+        const now = await evidence(svc.url);
+        return now.units.alive === 1 && !workerPids(svc).includes(victim) ? now : undefined;
+      },
+      10_000,
+    );
     assert.equal(model.inFlight.now, 1, 'only this /model request is in flight');
     assert.equal((await get(`${svc.url}/db?id=7`)).status, 200);
   });

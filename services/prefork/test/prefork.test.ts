@@ -5,7 +5,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Evidence } from '@models/common';
-import { assertBoundThenQueueThen503, get, startService, startTestDatabase, waitFor, type RunningService, type TestDatabase } from '@models/common/testing';
+import {
+  assertBoundThenQueueThen503,
+  get,
+  startService,
+  startTestDatabase,
+  waitFor,
+  type RunningService,
+  type TestDatabase,
+} from '@models/common/testing';
 
 const ENTRY = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const DELAY_MS = 500;
@@ -36,7 +44,11 @@ describe('prefork, POOL_SIZE=4', () => {
     const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => get(`${svc.url}/db?id=${i + 1}`)));
     const elapsed = performance.now() - started;
 
-    assert.deepEqual(responses.map((r) => r.status), responses.map(() => 200), 'queued, not failed');
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      responses.map(() => 200),
+      'queued, not failed',
+    );
     assert.equal(new Set(responses.map((r) => r.headers['x-pid'])).size, 4, 'four worker processes answered');
     assert.ok(responses.every((r) => r.headers['x-model'] === 'prefork'));
     // Four at a time: three rounds of one delay each (all 12 at once would take one delay).
@@ -56,13 +68,23 @@ describe('prefork, POOL_SIZE=4', () => {
     const victim = Number((await get(`${svc.url}/healthz`)).headers['x-pid']);
     const before = await evidence(svc.url);
     process.kill(victim, 'SIGKILL');
-    await waitFor('a replacement worker', async () => {
-      const now = await evidence(svc.url);
-      return now.units.alive === 4 && now.units.started === before.units.started + 1 ? now : undefined;
-    }, 10_000);
+    await waitFor(
+      'a replacement worker',
+      async () => {
+        const now = await evidence(svc.url);
+        return now.units.alive === 4 && now.units.started === before.units.started + 1 ? now : undefined;
+      },
+      10_000,
+    );
     const responses = await Promise.all(Array.from({ length: 8 }, (_, i) => get(`${svc.url}/db?id=${i + 1}`)));
-    assert.deepEqual(responses.map((r) => r.status), responses.map(() => 200));
-    assert.ok(responses.every((r) => Number(r.headers['x-pid']) !== victim), 'the dead worker answers nothing');
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      responses.map(() => 200),
+    );
+    assert.ok(
+      responses.every((r) => Number(r.headers['x-pid']) !== victim),
+      'the dead worker answers nothing',
+    );
     assert.match(svc.output(), /worker died: starting a replacement/);
   });
 });
@@ -70,7 +92,13 @@ describe('prefork, POOL_SIZE=4', () => {
 describe('prefork, POOL_SIZE=4, QUEUE_MAX=2', () => {
   let svc: RunningService;
   before(async () => {
-    svc = await startService(ENTRY, { ...db.env, POOL_SIZE: '4', QUEUE_MAX: '2', DB_DELAY_MS: String(DELAY_MS), DB_CONNECTION_TIMEOUT_MS: '5000' });
+    svc = await startService(ENTRY, {
+      ...db.env,
+      POOL_SIZE: '4',
+      QUEUE_MAX: '2',
+      DB_DELAY_MS: String(DELAY_MS),
+      DB_CONNECTION_TIMEOUT_MS: '5000',
+    });
   });
   after(async () => {
     await svc?.stop('SIGKILL');

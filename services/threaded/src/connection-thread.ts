@@ -4,8 +4,15 @@
 import type { Socket } from 'node:net';
 import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
 import {
-  createBlockingLink, serveBlockingCalls, serveStats, toChannel, whenExited,
-  type ConnectionUnit, type Logger, type Recorder, type WorldStore,
+  createBlockingLink,
+  serveBlockingCalls,
+  serveStats,
+  toChannel,
+  whenExited,
+  type ConnectionUnit,
+  type Logger,
+  type Recorder,
+  type WorldStore,
 } from '@models/common';
 import type { ThreadData } from './thread.ts';
 
@@ -23,7 +30,12 @@ export function startConnectionThread(socket: Socket, { store, recorder, log, re
   const data: ThreadData = { end: link.client };
   let thread: Worker;
   try {
-    thread = new Worker(new URL('./thread.ts', import.meta.url), { workerData: data, transferList: [link.client.port], resourceLimits, env });
+    thread = new Worker(new URL('./thread.ts', import.meta.url), {
+      workerData: data,
+      transferList: [link.client.port],
+      resourceLimits,
+      env,
+    });
   } catch (err) {
     link.server.close(); // both ends: the client end never left this thread
     link.client.port.close();

@@ -4,8 +4,16 @@
 import type { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
-  AtomicsTransport, BlockingStore, RemoteStats, createLogger, createRoutes, identify, serveHandedConnection, toChannel,
-  type BlockingClientEnd, type HandedConnection,
+  AtomicsTransport,
+  BlockingStore,
+  RemoteStats,
+  createLogger,
+  createRoutes,
+  identify,
+  serveHandedConnection,
+  toChannel,
+  type BlockingClientEnd,
+  type HandedConnection,
 } from '@models/common/unit';
 import { MODEL, loadThreadedSettings } from './settings.ts';
 
@@ -22,7 +30,10 @@ const log = createLogger(config.logLevel, MODEL);
 // A wait never outlasts the pool's own bounds (connection + statement timeouts), plus slack.
 const store = new BlockingStore(new AtomicsTransport(end, config.db.connectionTimeoutMs + config.db.statementTimeoutMs + 1_000), () => ({
   // The pool lives in the main thread; its live counts are in the main thread's /model.
-  max: config.db.poolMax, total: 0, idle: 0, waiting: 0,
+  max: config.db.poolMax,
+  total: 0,
+  idle: 0,
+  waiting: 0,
 }));
 const app = createRoutes({ identity: identify(MODEL), store, stats: new RemoteStats(toChannel(mainThread)), log });
 

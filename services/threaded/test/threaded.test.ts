@@ -8,7 +8,17 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Evidence } from '@models/common';
-import { assertBoundThenQueueThen503, assertResetClientsCostNoUnit, get, rawRequest, startService, startTestDatabase, waitFor, type RunningService, type TestDatabase } from '@models/common/testing';
+import {
+  assertBoundThenQueueThen503,
+  assertResetClientsCostNoUnit,
+  get,
+  rawRequest,
+  startService,
+  startTestDatabase,
+  waitFor,
+  type RunningService,
+  type TestDatabase,
+} from '@models/common/testing';
 
 const ENTRY = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const OOM_FIXTURE = fileURLToPath(new URL('./fixtures/oom-one-thread.ts', import.meta.url));
@@ -58,7 +68,11 @@ describe('unbounded (the classic model)', () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 10 });
     try {
       const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => get(`${svc.url}/db?id=${i + 1}`, { agent })));
-      assert.deepEqual(responses.map((r) => r.status), responses.map(() => 200), responses.map((r) => r.body).join('\n'));
+      assert.deepEqual(
+        responses.map((r) => r.status),
+        responses.map(() => 200),
+        responses.map((r) => r.body).join('\n'),
+      );
       assert.deepEqual(new Set(responses.map((r) => r.headers['x-pid'])), new Set([String(pid)]), 'one process');
       const threadIds = new Set(responses.map((r) => r.headers['x-thread-id']));
       assert.equal(threadIds.size, 10, `10 distinct threads, got ${[...threadIds].join(',')}`);
@@ -71,10 +85,14 @@ describe('unbounded (the classic model)', () => {
     } finally {
       agent.destroy(); // the clients close their connections
     }
-    const settled = await waitFor('the 10 threads to end', async () => {
-      const now = await evidence(svc);
-      return now.units.alive === 1 ? now : undefined; // only the thread answering this request
-    }, 5_000);
+    const settled = await waitFor(
+      'the 10 threads to end',
+      async () => {
+        const now = await evidence(svc);
+        return now.units.alive === 1 ? now : undefined; // only the thread answering this request
+      },
+      5_000,
+    );
     assert.equal(settled.units.started - before.units.started, 10 + 1 + 1, '10 for the burst, 1 for each /model request');
     assert.equal(settled.units.kind, 'thread');
     assert.equal(settled.units.limit, null);
@@ -88,7 +106,10 @@ describe('unbounded (the classic model)', () => {
     try {
       const responses = [];
       for (let i = 0; i < 3; i++) responses.push(await get(`${svc.url}/db?id=${i + 1}`, { agent }));
-      assert.deepEqual(responses.map((r) => r.status), [200, 200, 200]);
+      assert.deepEqual(
+        responses.map((r) => r.status),
+        [200, 200, 200],
+      );
       assert.equal(new Set(responses.map((r) => r.headers['x-thread-id'])).size, 1, 'one thread served the whole connection');
     } finally {
       agent.destroy();
@@ -151,21 +172,40 @@ describe('faults stay in their thread', () => {
     const dir = mkdtempSync(join(tmpdir(), 'threaded-oom-'));
     const trigger = join(dir, 'now');
     // A small but workable isolate heap; the fixture makes one thread exceed it.
-    const svc = await startService(ENTRY, { ...db.env, THREAD_MAX_OLD_MB: '64', NODE_OPTIONS: `--import ${OOM_FIXTURE}`, THREADED_TEST_OOM_FILE: trigger });
+    const svc = await startService(ENTRY, {
+      ...db.env,
+      THREAD_MAX_OLD_MB: '64',
+      NODE_OPTIONS: `--import ${OOM_FIXTURE}`,
+      THREADED_TEST_OOM_FILE: trigger,
+    });
     try {
       assert.equal((await get(`${svc.url}/db?id=1`)).status, 200, 'a normal thread fits in the bound');
       writeFileSync(trigger, '');
-      const doomed = await get(`${svc.url}/db?id=2`, { timeoutMs: 10_000 }).then((r) => `answered ${r.status}`, () => 'lost');
+      const doomed = await get(`${svc.url}/db?id=2`, { timeoutMs: 10_000 }).then(
+        (r) => `answered ${r.status}`,
+        () => 'lost',
+      );
       assert.equal(existsSync(trigger), false, 'a connection thread took the trigger');
       assert.equal(doomed, 'lost', 'the connection of the thread that died is lost with it');
-      await waitFor('the out-of-memory error in the log', () => Promise.resolve(/ERR_WORKER_OUT_OF_MEMORY/.test(svc.output()) ? true : undefined), 5_000);
+      await waitFor(
+        'the out-of-memory error in the log',
+        () => Promise.resolve(/ERR_WORKER_OUT_OF_MEMORY/.test(svc.output()) ? true : undefined),
+        5_000,
+      );
       assert.equal(svc.child.exitCode, null, `the service is still running:\n${svc.output()}`);
       const next = await Promise.all(Array.from({ length: 5 }, (_, i) => get(`${svc.url}/db?id=${i + 1}`)));
-      assert.deepEqual(next.map((r) => r.status), [200, 200, 200, 200, 200]);
-      const now = await waitFor('every thread but this one ended', async () => {
-        const e = await evidence(svc);
-        return e.units.alive === 1 ? e : undefined;
-      }, 5_000);
+      assert.deepEqual(
+        next.map((r) => r.status),
+        [200, 200, 200, 200, 200],
+      );
+      const now = await waitFor(
+        'every thread but this one ended',
+        async () => {
+          const e = await evidence(svc);
+          return e.units.alive === 1 ? e : undefined;
+        },
+        5_000,
+      );
       assert.equal(now.inFlight.now, 1, 'only this /model request is in flight');
       assert.equal(now.extra.unitsCrashed, 1, 'the thread out of memory is counted as crashed');
     } finally {

@@ -1,6 +1,7 @@
-// The link between a unit (worker process, worker thread, forked child) and the
-// supervisor that owns the Recorder. Every kind of endpoint Node has (process,
-// ChildProcess, cluster.Worker, Worker, MessagePort) becomes one small Channel.
+// The stats protocol between a unit (worker process, worker thread, forked child) and the
+// supervisor that owns the Recorder: the unit reports each request's start and end and answers
+// /model and /metrics questions. Every kind of endpoint Node has (process, ChildProcess,
+// cluster.Worker, Worker, MessagePort) becomes one small Channel that carries it.
 import type { Evidence, RequestRecord, Stats } from './stats.ts';
 import type { Recorder } from './stats.ts';
 
@@ -42,7 +43,12 @@ export function toChannel(endpoint: Endpoint & Sender): Channel {
 }
 
 function isStatsMessage(message: unknown): message is StatsMessage {
-  return typeof message === 'object' && message !== null && typeof (message as { t?: unknown }).t === 'string' && (message as { t: string }).t.startsWith('stats.');
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    typeof (message as { t?: unknown }).t === 'string' &&
+    (message as { t: string }).t.startsWith('stats.')
+  );
 }
 
 /**
@@ -117,8 +123,14 @@ export class RemoteStats implements Stats {
         reject(new Error(`the supervisor did not answer the ${what} request within 2 s`));
       }, 2_000);
       this.#pending.set(id, {
-        resolve: (v) => { clearTimeout(timer); resolve(v); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       });
       this.#channel.send({ t: 'stats.ask', id, what } satisfies StatsMessage);
     });

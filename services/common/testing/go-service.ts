@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServiceCommand } from './service.ts';
 
-const GO_SERVICE_DIR = fileURLToPath(new URL('../../../goroutines/', import.meta.url));
+const GO_SERVICE_DIR = fileURLToPath(new URL('../../goroutines/', import.meta.url));
 let built: ServiceCommand | undefined;
 
 /** `go build` in services/goroutines into a temporary directory (removed at exit); the command to run it. */

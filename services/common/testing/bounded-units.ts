@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { Agent } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import type { Evidence } from '../stats.ts';
+import type { Evidence } from '../src/stats.ts';
 import { get, waitFor, type Response } from './http.ts';
 import type { RunningService } from './service.ts';
 
@@ -21,7 +21,9 @@ export interface BoundCase {
 export async function assertBoundThenQueueThen503(svc: RunningService, c: BoundCase): Promise<void> {
   const extra = 2;
   const started = performance.now();
-  const responses: Response[] = await Promise.all(Array.from({ length: c.bound + c.queue + extra }, (_, i) => get(`${svc.url}/db?id=${i + 1}`)));
+  const responses: Response[] = await Promise.all(
+    Array.from({ length: c.bound + c.queue + extra }, (_, i) => get(`${svc.url}/db?id=${i + 1}`)),
+  );
   const elapsed = performance.now() - started;
   const ok = responses.filter((r) => r.status === 200);
   const turnedAway = responses.filter((r) => r.status === 503);
@@ -61,20 +63,32 @@ export async function assertResetClientsCostNoUnit(svc: RunningService): Promise
   try {
     before = (await get(`${svc.url}/model`, { agent })).json<Evidence>(); // this connection now holds the only unit
     const queued = await Promise.all(Array.from({ length: 3 }, () => sendOnly(svc.url, 'GET /db?id=1 HTTP/1.1\r\nHost: x\r\n\r\n')));
-    await waitFor('three connections queued', async () => {
-      const now = (await get(`${svc.url}/model`, { agent })).json<Evidence>();
-      return now.extra.queued === 3 ? true : undefined;
-    }, 5_000);
+    await waitFor(
+      'three connections queued',
+      async () => {
+        const now = (await get(`${svc.url}/model`, { agent })).json<Evidence>();
+        return now.extra.queued === 3 ? true : undefined;
+      },
+      5_000,
+    );
     for (const socket of queued) socket.resetAndDestroy();
     await new Promise((r) => setTimeout(r, 200)); // the resets reach the service's kernel
   } finally {
     agent.destroy(); // the held connection closes: its unit ends and the queue moves
   }
-  const after = await waitFor('a fresh unit', async () => {
-    const now = (await get(`${svc.url}/model`)).json<Evidence>();
-    return now.extra.queued === 0 ? now : undefined;
-  }, 5_000);
+  const after = await waitFor(
+    'a fresh unit',
+    async () => {
+      const now = (await get(`${svc.url}/model`)).json<Evidence>();
+      return now.extra.queued === 0 ? now : undefined;
+    },
+    5_000,
+  );
   // One unit for the held connection (counted in `before`), one for this last /model; none for the three.
-  assert.equal(after.units.started - before.units.started, 1, `started ${after.units.started - before.units.started} units after the resets`);
+  assert.equal(
+    after.units.started - before.units.started,
+    1,
+    `started ${after.units.started - before.units.started} units after the resets`,
+  );
   assert.equal(after.units.alive, 1, 'only the unit answering this request');
 }

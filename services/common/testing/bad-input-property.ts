@@ -3,11 +3,11 @@
 // (and its units) must still be there afterwards.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { Evidence } from '../stats.ts';
+import type { Evidence } from '../src/stats.ts';
 import { get, waitFor } from './http.ts';
 
 // Characters a client may legally put on the request line: anything printable but space.
-const pathChar = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789-._~!$&\'()*+,;=:@/%?#[]ABCXYZ'.split(''));
+const pathChar = fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/%?#[]ABCXYZ".split(''));
 const rawText = fc.string({ unit: pathChar, maxLength: 60 });
 const percentJunk = fc.constantFrom('%', '%z', '%zz', '%00', '%E0%A4%A', '%C3%28', '%FF%FE', '%25', '%2', '%%%');
 const idValue = fc.oneof(
@@ -18,13 +18,16 @@ const idValue = fc.oneof(
   fc.double().map(String),
   fc.string({ maxLength: 30 }).map(encodeURIComponent),
 );
-const queryString = fc.array(fc.tuple(fc.constantFrom('id', 'ID', 'id[]', 'x', '', '__proto__', 'constructor'), idValue), { maxLength: 4 })
+const queryString = fc
+  .array(fc.tuple(fc.constantFrom('id', 'ID', 'id[]', 'x', '', '__proto__', 'constructor'), idValue), { maxLength: 4 })
   .map((pairs) => pairs.map(([k, v]) => `${k}=${v}`).join(fc.sample(fc.constantFrom('&', ';', '&&'), 1)[0]));
 const path = fc.oneof(
   fc.constantFrom('/db', '/db/', '//db', '/DB', '/db/..', '/./db', '/model', '/metrics', '/readyz', '/healthz', '/%64b', '/db%00'),
   rawText.map((p) => `/${p}`),
 );
-const headerName = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/).filter((n) => !['host', 'content-length', 'transfer-encoding', 'connection', 'expect', 'upgrade'].includes(n));
+const headerName = fc
+  .stringMatching(/^[a-z][a-z0-9-]{0,20}$/)
+  .filter((n) => !['host', 'content-length', 'transfer-encoding', 'connection', 'expect', 'upgrade'].includes(n));
 const headerValue = fc.stringMatching(/^[\x20-\x7e]{0,200}$/);
 const headers = fc.dictionary(headerName, headerValue, { maxKeys: 5 });
 const method = fc.constantFrom('GET', 'GET', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH');
@@ -62,11 +65,18 @@ export async function assertBadInputNeverBreaks(target: PropertyTarget, numRuns:
   } else {
     // A unit per connection: every one started for the run has ended (only this request's
     // unit is alive), and each ended by exiting 0, none by a crash.
-    const after = await waitFor('every unit of the run to end', async () => {
-      const now = (await get(`${target.url}/model`)).json<Evidence>();
-      return now.units.alive === 1 ? now : undefined;
-    }, 10_000);
-    assert.ok(after.units.started - before.units.started >= numRuns, `${after.units.started - before.units.started} units for ${numRuns} connections`);
+    const after = await waitFor(
+      'every unit of the run to end',
+      async () => {
+        const now = (await get(`${target.url}/model`)).json<Evidence>();
+        return now.units.alive === 1 ? now : undefined;
+      },
+      10_000,
+    );
+    assert.ok(
+      after.units.started - before.units.started >= numRuns,
+      `${after.units.started - before.units.started} units for ${numRuns} connections`,
+    );
     assert.equal(typeof after.extra.unitsCrashed, 'number', 'the model reports crashed units');
     assert.equal(after.extra.unitsCrashed, before.extra.unitsCrashed, 'no unit crashed');
   }

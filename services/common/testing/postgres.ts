@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PostgreSqlContainer, type StartedPostgreSqlContainer } from '@testcontainers/postgresql';
 import { getContainerRuntimeClient } from 'testcontainers';
-import { WORLD_QUERY } from '../db.ts';
+import { WORLD_QUERY } from '../src/db.ts';
 
 export const POSTGRES_IMAGE = 'postgres:17-bookworm';
-const DB_DIR = fileURLToPath(new URL('../../../../db/', import.meta.url));
+const DB_DIR = fileURLToPath(new URL('../../../db/', import.meta.url));
 
 export interface TestDatabase {
   /** DB_* variables for a service under test. */
@@ -68,8 +68,11 @@ export async function startTestDatabase(): Promise<TestDatabase> {
     .start();
 
   const settings = {
-    host: container.getHost(), port: hostPort, user: container.getUsername(),
-    password: container.getPassword(), database: container.getDatabase(),
+    host: container.getHost(),
+    port: hostPort,
+    user: container.getUsername(),
+    password: container.getPassword(),
+    database: container.getDatabase(),
   };
   const checker = new pg.Pool({ ...settings, max: 2, application_name: 'test-checker', connectionTimeoutMillis: 5_000 });
   checker.on('error', () => undefined); // the checker's idle clients die when a test stops the database
@@ -79,23 +82,33 @@ export async function startTestDatabase(): Promise<TestDatabase> {
 
   return {
     env: {
-      DB_HOST: settings.host, DB_PORT: String(hostPort), DB_USER: settings.user,
-      DB_PASSWORD: settings.password, DB_NAME: settings.database,
+      DB_HOST: settings.host,
+      DB_PORT: String(hostPort),
+      DB_USER: settings.user,
+      DB_PASSWORD: settings.password,
+      DB_NAME: settings.database,
     },
     query,
     async worldQueryCalls() {
-      const rows = await query<{ calls: string }>('SELECT coalesce(sum(calls), 0) AS calls FROM pg_stat_statements WHERE query = $1', [WORLD_QUERY]);
+      const rows = await query<{ calls: string }>('SELECT coalesce(sum(calls), 0) AS calls FROM pg_stat_statements WHERE query = $1', [
+        WORLD_QUERY,
+      ]);
       return Number(rows[0]?.calls ?? 0);
     },
     async statementCalls() {
-      const rows = await query<{ calls: string }>("SELECT coalesce(sum(calls), 0) AS calls FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat%'");
+      const rows = await query<{ calls: string }>(
+        "SELECT coalesce(sum(calls), 0) AS calls FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat%'",
+      );
       return Number(rows[0]?.calls ?? 0);
     },
     async resetStatements() {
       await query('SELECT pg_stat_statements_reset()');
     },
     async serviceConnections() {
-      const rows = await query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name <> 'test-checker' AND pid <> pg_backend_pid()", [settings.database]);
+      const rows = await query<{ n: string }>(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name <> 'test-checker' AND pid <> pg_backend_pid()",
+        [settings.database],
+      );
       return Number(rows[0]?.n ?? 0);
     },
     async stop() {

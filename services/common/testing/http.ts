@@ -11,7 +11,10 @@ export interface Response {
   json<T = Record<string, unknown>>(): T;
 }
 
-export function get(url: string, options: { method?: string; headers?: Record<string, string>; agent?: Agent; timeoutMs?: number } = {}): Promise<Response> {
+export function get(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; agent?: Agent; timeoutMs?: number } = {},
+): Promise<Response> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const req = request(url, { method: options.method ?? 'GET', headers: options.headers, agent: options.agent ?? false }, (res) => {
@@ -19,7 +22,13 @@ export function get(url: string, options: { method?: string; headers?: Record<st
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, ms: performance.now() - started, json: <T>() => JSON.parse(body) as T });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body,
+          ms: performance.now() - started,
+          json: <T>() => JSON.parse(body) as T,
+        });
       });
       res.on('error', reject);
     });
@@ -53,7 +62,8 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import type { Evidence } from '../stats.ts';
+import type { Evidence } from '../src/stats.ts';
 import { startTestDatabase, type TestDatabase } from './postgres.ts';
 import { serviceCommand, startService, type RunningService, type ServiceTarget } from './service.ts';
 import { get, rawRequest, waitFor, type Response } from './http.ts';
@@ -105,11 +105,21 @@ export function conformanceSuite(models: readonly ModelUnderTest[]): void {
         });
       }
 
-      test('generated bad input (paths, queries, headers, methods): never a 5xx, errors are JSON, no unit dies', { timeout: 120_000 }, async () => {
-        await assertBadInputNeverBreaks({
-          url: svc.url, model: model.name, persistentUnits: model.unitPerConnection !== true, alive: () => svc.child.exitCode === null,
-        }, 100);
-      });
+      test(
+        'generated bad input (paths, queries, headers, methods): never a 5xx, errors are JSON, no unit dies',
+        { timeout: 120_000 },
+        async () => {
+          await assertBadInputNeverBreaks(
+            {
+              url: svc.url,
+              model: model.name,
+              persistentUnits: model.unitPerConnection !== true,
+              alive: () => svc.child.exitCode === null,
+            },
+            100,
+          );
+        },
+      );
 
       test('a wrong method gets 405 JSON', async () => {
         const res = await get(`${svc.url}/db`, { method: 'POST' });
@@ -164,10 +174,18 @@ export function conformanceSuite(models: readonly ModelUnderTest[]): void {
         } finally {
           await db.start();
         }
-        await waitFor('a 200 after the database came back', async () => ((await get(`${svc.url}/db?id=1`)).status === 200 ? true : undefined), 30_000, 250);
+        await waitFor(
+          'a 200 after the database came back',
+          async () => ((await get(`${svc.url}/db?id=1`)).status === 200 ? true : undefined),
+          30_000,
+          250,
+        );
         assert.equal(svc.child.exitCode, null, 'the service was not restarted');
         const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => get(`${svc.url}/db?id=${i + 1}`)));
-        assert.deepEqual(burst.map((r) => r.status), burst.map(() => 200));
+        assert.deepEqual(
+          burst.map((r) => r.status),
+          burst.map(() => 200),
+        );
         const { db: pools } = (await get(`${svc.url}/model`)).json<Evidence>();
         const connections = await db.serviceConnections();
         assert.ok(connections <= pools.maxConnections, `${connections} connections open, the pools allow ${pools.maxConnections}`);
@@ -217,7 +235,10 @@ function splitResponses(raw: string): { status: number; body: string }[] {
     if (headEnd === -1) break;
     const head = rest.toString('utf8', 0, headEnd);
     const length = Number(/^content-length: *(\d+)/im.exec(head)?.[1] ?? 0);
-    responses.push({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), body: rest.toString('utf8', headEnd + 4, headEnd + 4 + length) });
+    responses.push({
+      status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0),
+      body: rest.toString('utf8', headEnd + 4, headEnd + 4 + length),
+    });
     rest = rest.subarray(headEnd + 4 + length);
   }
   return responses;
@@ -232,10 +253,20 @@ export function unitMechanicsTests(model: ModelUnderTest, env: () => Record<stri
     const svc = await startService(model.entry, { ...env(), DB_DELAY_MS: '100', DB_CONNECTION_TIMEOUT_MS: '2500' });
     try {
       const ids = Array.from({ length: 30 }, (_, i) => i + 1);
-      const payload = ids.map((id, i) => `GET /db?id=${id} HTTP/1.1\r\nHost: x\r\n${i === ids.length - 1 ? 'Connection: close\r\n' : ''}\r\n`).join('');
+      const payload = ids
+        .map((id, i) => `GET /db?id=${id} HTTP/1.1\r\nHost: x\r\n${i === ids.length - 1 ? 'Connection: close\r\n' : ''}\r\n`)
+        .join('');
       const responses = splitResponses(await rawRequest(svc.url, payload, 30_000));
-      assert.deepEqual(responses.map((r) => r.status), ids.map(() => 200), responses.map((r) => r.body).join('\n'));
-      assert.deepEqual(responses.map((r) => JSON.parse(r.body) as { id: number }).map((w) => w.id), ids, 'answered in the order asked');
+      assert.deepEqual(
+        responses.map((r) => r.status),
+        ids.map(() => 200),
+        responses.map((r) => r.body).join('\n'),
+      );
+      assert.deepEqual(
+        responses.map((r) => JSON.parse(r.body) as { id: number }).map((w) => w.id),
+        ids,
+        'answered in the order asked',
+      );
     } finally {
       await svc.stop('SIGKILL');
     }
@@ -264,7 +295,7 @@ function assertRawJsonError(raw: string, status: number, model: string): void {
 
 /** Issue 14 ("the same HTTP behaviour") and issue 18 item 8, on raw sockets. */
 function httpEdgeCases(model: ModelUnderTest, svc: () => RunningService): void {
-  test('an HTTP/1.1 request without Host gets 400 JSON, not node\'s bare reply', async () => {
+  test("an HTTP/1.1 request without Host gets 400 JSON, not node's bare reply", async () => {
     assertRawJsonError(await rawRequest(svc().url, 'GET /db?id=5 HTTP/1.1\r\n\r\n'), 400, model.name);
     assert.equal((await get(`${svc().url}/db?id=7`)).status, 200);
   });
@@ -284,7 +315,9 @@ function httpEdgeCases(model: ModelUnderTest, svc: () => RunningService): void {
 
 /** The value of one http_requests_total series (route="/db"), 0 when absent. */
 function requestsCounted(metrics: string, status: string): number {
-  const line = metrics.split('\n').find((l) => l.startsWith('http_requests_total{') && l.includes('route="/db"') && l.includes(`status="${status}"`));
+  const line = metrics
+    .split('\n')
+    .find((l) => l.startsWith('http_requests_total{') && l.includes('route="/db"') && l.includes(`status="${status}"`));
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
@@ -293,17 +326,27 @@ function abortedRequests(model: ModelUnderTest, svc: () => RunningService): void
   test('requests reset mid-query are counted status="aborted", never "200"', { timeout: 60_000 }, async () => {
     const before = (await get(`${svc().url}/metrics`)).body;
     const { hostname, port } = new URL(svc().url);
-    await Promise.all(Array.from({ length: 3 }, () => new Promise<void>((resolve, reject) => {
-      const socket = connect(Number(port), hostname, () => {
-        socket.write('GET /db?id=9 HTTP/1.1\r\nHost: x\r\n\r\n');
-        setTimeout(() => socket.resetAndDestroy(), 20); // mid-query: the query waits 50 ms
-      });
-      socket.on('close', () => resolve());
-      socket.on('error', reject);
-    })));
+    await Promise.all(
+      Array.from(
+        { length: 3 },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const socket = connect(Number(port), hostname, () => {
+              socket.write('GET /db?id=9 HTTP/1.1\r\nHost: x\r\n\r\n');
+              setTimeout(() => socket.resetAndDestroy(), 20); // mid-query: the query waits 50 ms
+            });
+            socket.on('close', () => resolve());
+            socket.on('error', reject);
+          }),
+      ),
+    );
     // Until every unit has seen its client go (a blocking unit only after its query).
     // (The /model request that asks is itself in flight.)
-    await waitFor('no other request in flight', async () => ((await get(`${svc().url}/model`)).json<Evidence>().inFlight.now <= 1 ? true : undefined), 10_000);
+    await waitFor(
+      'no other request in flight',
+      async () => ((await get(`${svc().url}/model`)).json<Evidence>().inFlight.now <= 1 ? true : undefined),
+      10_000,
+    );
     const after = (await get(`${svc().url}/metrics`)).body;
     assert.equal(requestsCounted(after, '200'), requestsCounted(before, '200'), 'no reset request was counted as a 200');
     const aborted = requestsCounted(after, 'aborted') - requestsCounted(before, 'aborted');
@@ -378,17 +421,31 @@ function signalDuringStartUp(model: ModelUnderTest, env: () => Record<string, st
     const direct = [program, ...programArgs];
     const [command, ...args] = asPid1 ? ['unshare', '-Urpf', '--mount-proc', ...direct] : direct;
     const child = spawn(command!, args, {
-      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env(), SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS) },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        LOG_LEVEL: 'info',
+        ...env(),
+        SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout.on('data', (c: Buffer) => { output += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { output += c.toString(); });
-    const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null, at: performance.now() }));
+    child.stdout.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    const exited = once(child, 'exit').then(([code, signal]) => ({
+      code: code as number | null,
+      signal: signal as NodeJS.Signals | null,
+      at: performance.now(),
+    }));
     // The node process: unshare's only child in the namespace case.
-    const nodePid = async () => asPid1
-      ? (await waitFor('node inside the PID namespace', () => Promise.resolve(childPids(child.pid!)[0]), 10_000, 5))
-      : child.pid!;
+    const nodePid = async () =>
+      asPid1 ? await waitFor('node inside the PID namespace', () => Promise.resolve(childPids(child.pid!)[0]), 10_000, 5) : child.pid!;
     /** Sends SIGTERM; the exit, or a failure (and SIGKILL) when it outlives SHUTDOWN_TIMEOUT_MS. */
     const terminate = async (pid: number) => {
       const sentAt = performance.now();
@@ -418,17 +475,31 @@ function signalDuringStartUp(model: ModelUnderTest, env: () => Record<string, st
 
   // Models whose supervisor starts processes before it listens (prefork's workers).
   if (model.env?.POOL_SIZE === undefined) return;
-  test(`SIGTERM while the supervisor starts its units${PID_NAMESPACES ? ' (node as PID 1)' : ''}: it stops starting them, exits 0, and they go too`, { timeout: 60_000 }, async () => {
-    const run = spawnModel(PID_NAMESPACES);
-    const pid = await run.nodePid();
-    const units = await waitFor('a unit being started', () => {
-      const pids = childPids(pid);
-      return Promise.resolve(pids.length > 0 ? pids : undefined);
-    }, 30_000, 5);
-    assert.doesNotMatch(run.output(), /"msg":"listening"/, 'still starting when the signal is sent');
-    const exit = await run.terminate(pid);
-    assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, run.output());
-    assert.doesNotMatch(run.output(), /"msg":"listening"/, 'it never started serving');
-    await waitFor('every unit it had started to exit', () => Promise.resolve(units.every((p) => !isAlive(p)) ? true : undefined), SHUTDOWN_TIMEOUT_MS, 50);
-  });
+  test(
+    `SIGTERM while the supervisor starts its units${PID_NAMESPACES ? ' (node as PID 1)' : ''}: it stops starting them, exits 0, and they go too`,
+    { timeout: 60_000 },
+    async () => {
+      const run = spawnModel(PID_NAMESPACES);
+      const pid = await run.nodePid();
+      const units = await waitFor(
+        'a unit being started',
+        () => {
+          const pids = childPids(pid);
+          return Promise.resolve(pids.length > 0 ? pids : undefined);
+        },
+        30_000,
+        5,
+      );
+      assert.doesNotMatch(run.output(), /"msg":"listening"/, 'still starting when the signal is sent');
+      const exit = await run.terminate(pid);
+      assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, run.output());
+      assert.doesNotMatch(run.output(), /"msg":"listening"/, 'it never started serving');
+      await waitFor(
+        'every unit it had started to exit',
+        () => Promise.resolve(units.every((p) => !isAlive(p)) ? true : undefined),
+        SHUTDOWN_TIMEOUT_MS,
+        50,
+      );
+    },
+  );
 }
