@@ -38,6 +38,14 @@ export function answerCall(call: BlockingCall, store: WorldStore): Promise<Block
   );
 }
 
+/**
+ * The pool stats a unit reports when the pool it calls lives in its supervisor: only the
+ * size is known here; the live counts (total, idle, waiting) are in the supervisor's /model.
+ */
+export function poolInSupervisor(poolMax: number): () => PoolStats {
+  return () => ({ max: poolMax, total: 0, idle: 0, waiting: 0 });
+}
+
 /** Client side: a WorldStore whose calls block the calling thread until answered. */
 export class BlockingStore implements WorldStore {
   readonly #transport: BlockingTransport;

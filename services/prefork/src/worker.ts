@@ -9,6 +9,7 @@ import { flushCompileCache } from 'node:module';
 import { Socket } from 'node:net';
 import {
   BlockingStore,
+  poolInSupervisor,
   PipeTransport,
   RemoteStats,
   createLogger,
@@ -23,13 +24,7 @@ import { loadPreforkSettings } from './settings.ts';
 
 const { model, config } = loadPreforkSettings(process.env);
 const log = createLogger(config.logLevel, model);
-const store = new BlockingStore(new PipeTransport(CALL_FD, ANSWER_FD), () => ({
-  // The pool lives in the master; its live counts are in the master's /model.
-  max: config.db.poolMax,
-  total: 0,
-  idle: 0,
-  waiting: 0,
-}));
+const store = new BlockingStore(new PipeTransport(CALL_FD, ANSWER_FD), poolInSupervisor(config.db.poolMax));
 const app = createRoutes({ identity: identify(model), store, stats: new RemoteStats(toChannel(process)), log });
 
 let connection: HandedConnection | undefined;

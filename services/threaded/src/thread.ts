@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import {
   AtomicsTransport,
   BlockingStore,
+  poolInSupervisor,
   RemoteStats,
   createLogger,
   createRoutes,
@@ -28,13 +29,10 @@ const { end } = workerData as ThreadData;
 const mainThread = parentPort!;
 const log = createLogger(config.logLevel, MODEL);
 // A wait never outlasts the pool's own bounds (connection + statement timeouts), plus slack.
-const store = new BlockingStore(new AtomicsTransport(end, config.db.connectionTimeoutMs + config.db.statementTimeoutMs + 1_000), () => ({
-  // The pool lives in the main thread; its live counts are in the main thread's /model.
-  max: config.db.poolMax,
-  total: 0,
-  idle: 0,
-  waiting: 0,
-}));
+const store = new BlockingStore(
+  new AtomicsTransport(end, config.db.connectionTimeoutMs + config.db.statementTimeoutMs + 1_000),
+  poolInSupervisor(config.db.poolMax),
+);
 const app = createRoutes({ identity: identify(MODEL), store, stats: new RemoteStats(toChannel(mainThread)), log });
 
 let connection: HandedConnection | undefined;
