@@ -2,20 +2,27 @@
 // (not failed), a bounded queue that answers 503 beyond its bound, dead workers
 // replaced, and the Slowloris timeout working on sockets handed in by the master.
 import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
+import { setTimeout } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Evidence } from '@models/common';
 import {
   assertBoundThenQueueThen503,
   get,
+  rawRequest,
   startService,
   startTestDatabase,
   waitFor,
   type RunningService,
   type TestDatabase,
 } from '@models/common/testing';
+import { CONNECTION, IDLE, isMessage } from '../src/messages.ts';
 
 const ENTRY = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const WORKER_ENTRY = fileURLToPath(new URL('../src/worker.ts', import.meta.url));
 const DELAY_MS = 500;
 let db: TestDatabase;
 
@@ -106,5 +113,40 @@ describe('prefork, POOL_SIZE=4, QUEUE_MAX=2', () => {
 
   test('4 workers busy and the queue full: the next connections get a fast 503 from the master', async () => {
     await assertBoundThenQueueThen503(svc, { bound: 4, queue: 2, delayMs: DELAY_MS, supervisorHeader: ['x-pid', String(svc.child.pid)] });
+  });
+});
+
+describe('a worker, driven as the master drives it', () => {
+  test('a connection whose handle is gone on the way (its client left) gets IDLE back, and the worker serves the next one', async () => {
+    const worker = fork(WORKER_ENTRY, [], {
+      env: { ...process.env, ...db.env, LOG_LEVEL: 'error' },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe', 'pipe'], // fds 4 and 5: the pipes to the master's pool
+    });
+    const idle = () =>
+      new Promise<void>((resolve) => {
+        const onMessage = (message: unknown) => {
+          if (!isMessage(message, IDLE)) return;
+          worker.off('message', onMessage);
+          resolve();
+        };
+        worker.on('message', onMessage);
+      });
+    const server = createServer({ pauseOnConnect: true });
+    try {
+      await idle(); // ready
+      const again = idle();
+      worker.send(CONNECTION); // what Node delivers when the socket was closed before it was sent
+      await Promise.race([again, setTimeout(5_000).then(() => assert.fail('no IDLE after a CONNECTION without a handle'))]);
+
+      server.on('connection', (socket) => worker.send(CONNECTION, socket));
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const { port } = server.address() as AddressInfo;
+      const reply = await rawRequest(`http://127.0.0.1:${port}`, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      assert.match(reply, /^HTTP\/1\.1 200 /, 'the worker took the next connection: it is not stuck busy');
+    } finally {
+      server.close();
+      worker.kill('SIGKILL');
+    }
   });
 });

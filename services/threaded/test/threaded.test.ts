@@ -3,11 +3,12 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Evidence } from '@models/common';
+import { Recorder, createLogger, openPoolStore, type Evidence } from '@models/common';
 import {
   assertBoundThenQueueThen503,
   assertResetClientsCostNoUnit,
@@ -19,6 +20,8 @@ import {
   type RunningService,
   type TestDatabase,
 } from '@models/common/testing';
+import { startConnectionThread } from '../src/connection-thread.ts';
+import { MODEL, loadThreadedSettings } from '../src/settings.ts';
 
 const ENTRY = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const OOM_FIXTURE = fileURLToPath(new URL('./fixtures/oom-one-thread.ts', import.meta.url));
@@ -211,6 +214,37 @@ describe('faults stay in their thread', () => {
     } finally {
       await svc.stop('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a thread that cannot start', () => {
+  test('leaves no MessagePort of its blocking link open (the 503 path of new Worker throwing)', async () => {
+    const { config } = loadThreadedSettings({ ...db.env });
+    const log = createLogger('silent', MODEL);
+    const store = openPoolStore(config, MODEL, log); // real, but never queried: the thread never runs
+    const openPorts = () => process.getActiveResourcesInfo().filter((resource) => resource === 'MessagePort').length;
+    const before = openPorts();
+    try {
+      assert.throws(
+        () =>
+          startConnectionThread(new Socket(), {
+            store,
+            recorder: new Recorder(MODEL, () => {
+              throw new Error('not asked: the thread never started');
+            }),
+            log,
+            resourceLimits: {},
+            // What makes the Worker constructor throw here; in production it is the thread
+            // limit (ERR_WORKER_INIT_FAILED), which cannot be reached inside this process.
+            env: 42 as unknown as NodeJS.ProcessEnv,
+          }),
+        { code: 'ERR_INVALID_ARG_TYPE' },
+      );
+      // A closed port leaves the active handles a turn or two of the event loop later.
+      await waitFor('both ends of the link closed', () => Promise.resolve(openPorts() === before ? true : undefined), 2_000, 10);
+    } finally {
+      await store.close();
     }
   });
 });
