@@ -27,9 +27,10 @@ const MISSING = MODEL_SPECS.filter((m) => !hasCode(m)).map((m) => m.name);
 const WITH_PROXY = MISSING.length === 0;
 const envName = (model: Model) => model.toUpperCase().replaceAll('-', '_');
 // Each /db waits this long in Postgres here (not 50 ms): long enough that requests are still
-// in flight when a test stops a model (4 s: a model that starts a thread or a process per
-// connection takes over a second to have 20 of them running on a 2-core host).
-const DB_DELAY_MS = 4_000;
+// in flight when a test stops a model (6 s: a model that starts a thread or a process per
+// connection took over 3 s to have 20 of them running on a busy 2-core host; at 4 s forking
+// once missed the 3 s it was given).
+const DB_DELAY_MS = 6_000;
 
 // Limits deliberately different from the defaults, so a reading that equals them proves
 // the value went from compose to the container's cgroup.

@@ -30,7 +30,21 @@ func (l jsonErrorListener) Accept() (net.Conn, error) {
 	return &jsonErrorConn{Conn: c}, nil
 }
 
-type jsonErrorConn struct{ net.Conn }
+type jsonErrorConn struct {
+	net.Conn
+	// headRequest: the last request line read began with HEAD, so an error answer to it has
+	// no body (net/http's own reply sends one anyway; a client then reads it as garbage).
+	// net/http reads a request's head in one Read unless it is pipelined behind another.
+	headRequest bool
+}
+
+func (c *jsonErrorConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.headRequest = bytes.HasPrefix(p[:n], []byte("HEAD "))
+	}
+	return n, err
+}
 
 // CloseWrite keeps net/http's graceful close after its 431 (it looks for this method).
 func (c *jsonErrorConn) CloseWrite() error {
@@ -41,7 +55,7 @@ func (c *jsonErrorConn) CloseWrite() error {
 }
 
 func (c *jsonErrorConn) Write(p []byte) (int, error) {
-	if replacement, ok := jsonForNetHTTPError(p); ok {
+	if replacement, ok := jsonForNetHTTPError(p, c.headRequest); ok {
 		if _, err := c.Conn.Write(replacement); err != nil {
 			return 0, err
 		}
@@ -51,8 +65,9 @@ func (c *jsonErrorConn) Write(p []byte) (int, error) {
 }
 
 // jsonForNetHTTPError returns the JSON response for one of net/http's own error
-// responses, or false when p is anything else.
-func jsonForNetHTTPError(p []byte) ([]byte, bool) {
+// responses (without its body when it answers a HEAD request), or false when p is
+// anything else.
+func jsonForNetHTTPError(p []byte, head bool) ([]byte, bool) {
 	const start = "HTTP/1.1 "
 	if len(p) < len(start)+3 || !bytes.HasPrefix(p, []byte(start)) || (p[len(start)] != '4' && p[len(start)] != '5') {
 		return nil, false
@@ -78,7 +93,10 @@ func jsonForNetHTTPError(p []byte) ([]byte, bool) {
 		kind = strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_"))
 	}
 	body := marshal(errorBody{StatusCode: status, Error: kind, Message: message})
-	head := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nX-Model: %s\r\nX-Pid: %s\r\nX-Thread-Id: %d\r\nConnection: close\r\n\r\n",
+	header := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nX-Model: %s\r\nX-Pid: %s\r\nX-Thread-Id: %d\r\nConnection: close\r\n\r\n",
 		status, http.StatusText(status), jsonType, len(body), model, pidText, threadID())
-	return append([]byte(head), body...), true
+	if head {
+		return []byte(header), true // Content-Length says what a GET would have had
+	}
+	return append([]byte(header), body...), true
 }

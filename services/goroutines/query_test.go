@@ -2,6 +2,7 @@ package main
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -38,7 +39,8 @@ func TestParseWorldID(t *testing.T) {
 }
 
 func TestNetHTTPErrorsBecomeJSON(t *testing.T) {
-	out, ok := jsonForNetHTTPError([]byte("HTTP/1.1 400 Bad Request: missing required Host header" + netHTTPErrorHeaders + "400 Bad Request: missing required Host header"))
+	reply := []byte("HTTP/1.1 400 Bad Request: missing required Host header" + netHTTPErrorHeaders + "400 Bad Request: missing required Host header")
+	out, ok := jsonForNetHTTPError(reply, false)
 	if !ok {
 		t.Fatal("not recognised")
 	}
@@ -46,8 +48,13 @@ func TestNetHTTPErrorsBecomeJSON(t *testing.T) {
 	if s := string(out); len(s) < len(want) || s[len(s)-len(want):] != want {
 		t.Errorf("got %q", s)
 	}
-	if _, ok := jsonForNetHTTPError([]byte("HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nContent-Type: application/json; charset=utf-8\r\n\r\n{}")); ok {
+	if _, ok := jsonForNetHTTPError([]byte("HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nContent-Type: application/json; charset=utf-8\r\n\r\n{}"), false); ok {
 		t.Error("a handler's response was rewritten")
+	}
+	// The answer to a HEAD request has the same head and no body.
+	head, ok := jsonForNetHTTPError(reply, true)
+	if !ok || !strings.HasSuffix(string(head), "\r\n\r\n") || !strings.HasPrefix(string(out), string(head)) {
+		t.Errorf("HEAD: got %q", head)
 	}
 }
 

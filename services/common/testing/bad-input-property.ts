@@ -54,7 +54,9 @@ export async function assertBadInputNeverBreaks(target: PropertyTarget, numRuns:
       }
       assert.equal(res.headers['x-model'], target.model);
     }),
-    { numRuns, endOnFailure: true },
+    // Found by this property once: a HEAD whose target net/http cannot parse got its error
+    // reply with a body (the Go service), which the client then reads as a broken response.
+    { numRuns, endOnFailure: true, examples: [['HEAD', '/&%hl0bc&', 'a=1', {}]] },
   );
   assert.ok(target.alive(), 'the service process is still running');
   assert.equal((await get(`${target.url}/db?id=1`)).status, 200, 'and still serves /db');
