@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Database } from '../src/database.ts';
-import { K6_IMAGE, connectDocker, engineInfo, ownComposeProject, removeLeftoverK6 } from '../src/docker.ts';
+import { K6_IMAGE, connectDocker, describeHost, engineInfo, ownComposeProject, removeLeftoverK6 } from '../src/docker.ts';
 import { assertProxyRoutes } from '../src/proxy-routes.ts';
 import type { ModelEvidence } from '../src/sampler.ts';
 import { MODELS, type ModelName } from '../src/models.ts';
@@ -28,6 +28,7 @@ import {
 import { allContainers, containerEnv, evidenceOf, findFleet, stateOf } from './fleet.ts';
 import { renderResilience, type ReportParts, type RunInfo } from './tables.ts';
 import { kneeEstimate, kneeFromRows, requestSlots, type Knee, type LoadRowLike } from './verdicts.ts';
+import { runAsEntry } from '../src/entry.ts';
 
 const ALL = ['slowloris', 'outage', 'overload', 'shutdown'] as const;
 type Experiment = (typeof ALL)[number];
@@ -232,13 +233,7 @@ async function main(): Promise<number> {
     finishedAt: new Date().toISOString(),
     experiments,
     models,
-    host: {
-      cores: engine.cpus,
-      memoryBytes: engine.memoryBytes,
-      os: engine.os,
-      kernel: engine.kernel,
-      dockerVersion: engine.serverVersion,
-    },
+    host: describeHost(engine),
     gitCommit: env.GIT_COMMIT ?? 'unknown',
     k6Image: K6_IMAGE,
     project,
@@ -261,12 +256,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] !== undefined && existsSync(process.argv[1]) && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  main().then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(`resilience run could not run: ${err instanceof Error ? err.message : String(err)}`);
-      process.exit(1);
-    },
-  );
-}
+runAsEntry(import.meta.url, 'resilience run', main);

@@ -170,7 +170,7 @@ const info: RunInfo = {
   finishedAt: '2026-11-23T19:10:00.000Z',
   experiments: ['slowloris', 'outage'],
   models: ['blocking'],
-  host: { cores: 2, memoryBytes: 24e9, os: 'Debian', kernel: '6.1', dockerVersion: '20.10' },
+  host: { cores: 2, memoryBytes: 24e9, os: 'Debian', kernel: '6.1', dockerVersion: '20.10', cgroupVersion: '1' },
   gitCommit: 'abc',
   k6Image: 'grafana/k6:1.8.1',
   project: 'p',

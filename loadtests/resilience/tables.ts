@@ -3,13 +3,14 @@
 // with the run, host and commit, escaped cells, sizes in MB, and a list of the raw files.
 import type { OutageResult, OverloadRow, ShutdownResult, SlowlorisRow } from './experiments.ts';
 import type { WindowFigures } from './timeline.ts';
+import type { HostDescription } from '../src/docker.ts';
 
 export interface RunInfo {
   startedAt: string;
   finishedAt: string;
   experiments: string[];
   models: string[];
-  host: { cores: number; memoryBytes: number; os: string; kernel: string; dockerVersion: string };
+  host: HostDescription;
   gitCommit: string;
   k6Image: string;
   project: string;

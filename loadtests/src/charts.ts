@@ -67,6 +67,20 @@ const yEncoding = (y: Axis) => ({
 
 const legend = { orient: 'top', direction: 'horizontal' };
 
+/** What every chart's points show besides x, y and colour: direct or via nginx by shape, invalid rows faded, a tooltip. */
+const pointMarks = (placement: Record<string, string>) => ({
+  shape: { field: 'target', type: 'nominal', title: 'target', scale: TARGETS, legend: { ...placement, symbolType: 'circle' } },
+  opacity: {
+    field: 'valid',
+    type: 'ordinal',
+    title: 'row',
+    scale: VALIDITY,
+    sort: VALIDITY.domain,
+    legend: { ...placement, symbolType: 'circle' },
+  },
+  tooltip: ['model', 'target', 'connections', 'series', 'value', 'valid'].map((field) => ({ field })),
+});
+
 /** One panel per model: each series a colour, direct and via nginx by shape, invalid rows faded. */
 function panels(
   title: string,
@@ -88,23 +102,7 @@ function panels(
       x: xEncoding(xs),
       y: yEncoding(y),
       color,
-      shape: { field: 'target', type: 'nominal', title: 'target', scale: TARGETS, legend: { ...legend, symbolType: 'circle' } },
-      opacity: {
-        field: 'valid',
-        type: 'ordinal',
-        title: 'row',
-        scale: VALIDITY,
-        sort: VALIDITY.domain,
-        legend: { ...legend, symbolType: 'circle' },
-      },
-      tooltip: [
-        { field: 'model' },
-        { field: 'target' },
-        { field: 'connections' },
-        { field: 'series' },
-        { field: 'value' },
-        { field: 'valid' },
-      ],
+      ...pointMarks(legend),
     },
   };
   const ruleLayer =
@@ -185,23 +183,7 @@ function memoryChart(title: string, points: Point[], y: Axis): TopLevelSpec {
           x: xEncoding(xs),
           y: yEncoding(y),
           color,
-          shape: { field: 'target', type: 'nominal', title: 'target', scale: TARGETS, legend: { orient: 'right', symbolType: 'circle' } },
-          opacity: {
-            field: 'valid',
-            type: 'ordinal',
-            title: 'row',
-            scale: VALIDITY,
-            sort: VALIDITY.domain,
-            legend: { orient: 'right', symbolType: 'circle' },
-          },
-          tooltip: [
-            { field: 'model' },
-            { field: 'target' },
-            { field: 'connections' },
-            { field: 'series' },
-            { field: 'value' },
-            { field: 'valid' },
-          ],
+          ...pointMarks({ orient: 'right' }),
         },
       },
     ],

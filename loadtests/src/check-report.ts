@@ -4,7 +4,7 @@
 // and the report rebuilds the seed's table.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isEntry } from './entry.ts';
 
 interface CheckedRow {
   model?: unknown;
@@ -33,7 +33,7 @@ export function checkRun(dir: string): string[] {
   return problems;
 }
 
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+if (isEntry(import.meta.url)) {
   const dir = resolve(process.argv[2] ?? 'results/latest');
   const problems = checkRun(dir);
   for (const p of problems) console.error(`load report check: ${p}`);

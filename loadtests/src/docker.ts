@@ -289,6 +289,21 @@ export async function engineInfo(docker: Docker): Promise<EngineInfo> {
   };
 }
 
+/** The host as a run's environment.json describes it. */
+export interface HostDescription {
+  cores: number;
+  memoryBytes: number;
+  os: string;
+  kernel: string;
+  dockerVersion: string;
+  cgroupVersion: string;
+}
+
+export function describeHost(engine: EngineInfo): HostDescription {
+  const { cpus: cores, memoryBytes, os, kernel, serverVersion: dockerVersion, cgroupVersion } = engine;
+  return { cores, memoryBytes, os, kernel, dockerVersion, cgroupVersion };
+}
+
 /** Runs a command in a running container and returns its stdout (bounded by timeoutMs). */
 export async function execText(docker: Docker, id: string, cmd: string[], timeoutMs = 5000): Promise<string> {
   const exec = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });

@@ -1,12 +1,21 @@
 // `make load`: PROFILE=auto|full|small|smoke, MODELS=eventloop,prefork,..., ISOLATE=auto|on|off, RESTART=1|0. Runs in the loadrunner
 // container (compose profile "load") or on a host with Node 24. Exits non-zero only when the
 // run itself could not be done; a model falling over is a result in the report.
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Database, adminSettings } from './database.ts';
-import { K6_IMAGE, connectDocker, engineInfo, findService, ownComposeProject, removeLeftoverK6, type ServiceContainer } from './docker.ts';
+import {
+  K6_IMAGE,
+  connectDocker,
+  describeHost,
+  engineInfo,
+  findService,
+  ownComposeProject,
+  removeLeftoverK6,
+  type ServiceContainer,
+} from './docker.ts';
 import type { Environment } from './report.ts';
 import { Runner, pointLatest, writeReport } from './runner.ts';
 import { fetchEvidence, hostLoad, type ModelEvidence } from './sampler.ts';
@@ -15,6 +24,7 @@ import { chooseProfile, readScenarioFile, resolveProfile, selectModels, type Lev
 import { modelSpec } from './models.ts';
 import { isolationFor } from './plan.ts';
 import { ARRIVAL_PROCESS } from '../k6/lib/arrivals.js';
+import { runAsEntry } from './entry.ts';
 
 /** What every row's memory figures are (docker.ts frameToSample computes it). */
 export const MEMORY_DEFINITION =
@@ -223,14 +233,7 @@ async function main(): Promise<number> {
     hostBefore,
     modelKnobs,
     models,
-    host: {
-      cores: engine.cpus,
-      memoryBytes: engine.memoryBytes,
-      os: engine.os,
-      kernel: engine.kernel,
-      dockerVersion: engine.serverVersion,
-      cgroupVersion: engine.cgroupVersion,
-    },
+    host: describeHost(engine),
     modelCpus: claimedCpus ?? runner.rows[0]?.limits.cgroupCpus ?? null,
     modelMemoryBytes: claimedMemoryBytes ?? runner.rows[0]?.limits.cgroupMemoryBytes ?? null,
     modelCpusRequested: requestedCpus,
@@ -249,12 +252,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] !== undefined && existsSync(process.argv[1]) && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  main().then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(`make load could not run: ${err instanceof Error ? err.message : String(err)}`);
-      process.exit(1);
-    },
-  );
-}
+runAsEntry(import.meta.url, 'make load', main);

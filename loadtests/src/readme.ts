@@ -13,6 +13,7 @@ import { cpusetsSentence, type Environment } from './report.ts';
 import type { Judged } from './row.ts';
 import { connectionsHeld } from './seed.ts';
 import { cell, topRowsByModel } from './seed-table.ts';
+import { isEntry } from './entry.ts';
 
 export interface Run {
   /** The run's folder as the README links it, relative to the repository root. */
@@ -212,7 +213,7 @@ export function writeRegions(readme: string, run: Run): string {
     .replace(REGION('results-summary'), (_m, open: string, close: string) => `${open}${renderTime(run)}\n${close}`);
 }
 
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+if (isEntry(import.meta.url)) {
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const readmePath = resolve(process.argv[3] ?? join(root, 'README.md'));
   const readme = readFileSync(readmePath, 'utf8');

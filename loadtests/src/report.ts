@@ -1,6 +1,7 @@
 // report.md: the seed's claim beside what this hardware did, per model and per level, with validity.
 import type { Chart } from './charts.ts';
 import type { Judged, Row } from './row.ts';
+import type { HostDescription } from './docker.ts';
 import type { Profile } from './scenarios.ts';
 import { renderSeedTable } from './seed-table.ts';
 import { connectionsHeld, observedBottleneck, seedClaim, verdictFor } from './seed.ts';
@@ -11,7 +12,7 @@ export interface Environment {
   finishedAt: string;
   profile: string;
   models: string[];
-  host: { cores: number; memoryBytes: number; os: string; kernel: string; dockerVersion: string; cgroupVersion: string };
+  host: HostDescription;
   /** MODEL_CPUS / MODEL_MEMORY the containers were started with, and what the host clamped. */
   modelCpus: number | null;
   modelMemoryBytes: number | null;

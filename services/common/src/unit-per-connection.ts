@@ -6,7 +6,8 @@
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Admission } from './admission.ts';
+import { Admission } from './admission.ts';
+import { identify } from './identity.ts';
 
 /** How a unit ended: it exited 0, it died (non-zero code, a signal, out of memory), or it never started (fork EAGAIN...). */
 export type UnitEnd = 'ended' | 'crashed' | 'failed_to_start';
@@ -33,16 +34,21 @@ export function whenExited(unit: {
 }
 
 export interface UnitPerConnectionOptions {
+  /** Who answers the 503s written while a connection waits for a unit. */
+  model: string;
   /** Most units alive at once; null for no bound (the classic model). */
   limit: number | null;
-  /** Where connections wait when `limit` units are alive. */
-  admission: Admission;
+  /** Connections that may wait (in the shared Admission line) when `limit` units are alive; beyond: 503. */
+  queueMax: number;
+  /** What the units are called in the 503 that names the bound ("threads", "processes"). */
+  unitsName: string;
   /** Start a new unit and hand it the (paused) socket. */
   start(socket: Socket): ConnectionUnit;
 }
 
 export class UnitPerConnection {
   readonly #options: UnitPerConnectionOptions;
+  readonly #admission: Admission;
   readonly #alive = new Set<ConnectionUnit>();
   #started = 0;
   #crashed = 0;
@@ -50,6 +56,12 @@ export class UnitPerConnection {
 
   constructor(options: UnitPerConnectionOptions) {
     this.#options = options;
+    const { model, limit, queueMax, unitsName } = options;
+    this.#admission = new Admission({
+      queueMax,
+      identity: identify(model),
+      overloaded: `all ${limit} ${unitsName} are busy and ${queueMax} connections are waiting`,
+    });
   }
 
   get alive(): number {
@@ -63,9 +75,15 @@ export class UnitPerConnection {
     return this.#crashed;
   }
 
+  /** For /model: the waiting line and the units that died. */
+  queueEvidence(): { queued: number; queueMax: number; rejected503: number; unitsCrashed: number } {
+    const admission = this.#admission;
+    return { queued: admission.queued, queueMax: admission.queueMax, rejected503: admission.rejected, unitsCrashed: this.#crashed };
+  }
+
   /** A new connection from the entry file's server: a unit now if the limit allows, else it waits. */
   accept(socket: Socket): void {
-    this.#options.admission.admit(socket, (s) => {
+    this.#admission.admit(socket, (s) => {
       const { limit } = this.#options;
       if (limit !== null && this.#alive.size >= limit) return false;
       this.#start(s);
@@ -76,7 +94,7 @@ export class UnitPerConnection {
   /** Shutdown (after the server stopped accepting): turn the waiting connections away, drain every unit, wait for all to end. */
   async close(): Promise<void> {
     this.#closing = true;
-    this.#options.admission.close();
+    this.#admission.close();
     const units = [...this.#alive];
     for (const unit of units) unit.drain();
     await Promise.all(units.map((unit) => unit.ended));
@@ -102,14 +120,14 @@ export class UnitPerConnection {
           if (!socket.destroyed) this.#startFailed(socket);
         }
         if (this.#closing) return;
-        const next = this.#options.admission.next(); // skips connections whose client gave up
+        const next = this.#admission.next(); // skips connections whose client gave up
         if (next !== undefined) this.#start(next);
       });
   }
 
   /** The fork or thread failed (synchronously, or later like fork's EAGAIN): a 503 the client can retry. */
   #startFailed(socket: Socket): void {
-    this.#options.admission.turnAway(socket, 'unit_start_failed', 'no thread or process could be started for this connection');
+    this.#admission.turnAway(socket, 'unit_start_failed', 'no thread or process could be started for this connection');
   }
 }
 

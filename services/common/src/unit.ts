@@ -7,6 +7,7 @@ export * from './reply.ts';
 export * from './identity.ts';
 export * from './routes.ts';
 export * from './stats-protocol.ts';
+export * from './unit-routes.ts';
 export * from './logger.ts';
 export * from './shutdown.ts';
 export * from './run-service.ts';

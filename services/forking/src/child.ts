@@ -1,16 +1,7 @@
 // One forked child: serves the ONE connection its parent handed it, on its OWN database
 // connection (CGI-style: opened for this child, closed before it exits), then exits.
 import { Socket } from 'node:net';
-import {
-  RemoteStats,
-  createLogger,
-  createRoutes,
-  identify,
-  openPoolStore,
-  serveHandedConnection,
-  toChannel,
-  type HandedConnection,
-} from '@models/common/unit';
+import { createLogger, openPoolStore, serveHandedConnection, type HandedConnection, unitRoutes } from '@models/common/unit';
 import { MODEL, loadForkingSettings } from './settings.ts';
 import type { ParentMessage } from './messages.ts';
 import { OneAtATimeStore } from './one-at-a-time-store.ts';
@@ -43,7 +34,7 @@ function serve(socket: Socket): void {
   const { config } = loadForkingSettings(process.env);
   const log = createLogger(config.logLevel, MODEL);
   const store = new OneAtATimeStore(openPoolStore(config, MODEL, log));
-  const app = createRoutes({ identity: identify(MODEL), store, stats: new RemoteStats(toChannel(process)), log });
+  const app = unitRoutes(process, { model: MODEL, store, log });
   connection = serveHandedConnection(app, config, socket);
   if (drainAsked) connection.drain();
   void connection.closed.then(async () => {

@@ -6,33 +6,20 @@
 // wait in the parent (QUEUE_MAX), beyond that they get a fast 503.
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import {
-  Admission,
-  Recorder,
-  UnitPerConnection,
-  createLogger,
-  identify,
-  listen,
-  onShutdownSignal,
-  runService,
-  unitEnv,
-} from '@models/common';
+import { Recorder, UnitPerConnection, createLogger, listen, onShutdownSignal, runService, unitEnv } from '@models/common';
 import { startChild } from './child-process.ts';
 import { MODEL, loadForkingSettings } from './settings.ts';
 
 runService(async () => {
   const { config, maxProcs, queueMax, childFlags } = loadForkingSettings(process.env);
   const log = createLogger(config.logLevel, MODEL);
-  const admission = new Admission({
-    queueMax,
-    identity: identify(MODEL),
-    overloaded: `all ${maxProcs} processes are busy and ${queueMax} connections are waiting`,
-  });
   const env = unitEnv(MODEL); // the children read their settings from it, as the parent did
   const children = new Set<ChildProcess>();
   const processes: UnitPerConnection = new UnitPerConnection({
+    model: MODEL,
     limit: maxProcs,
-    admission,
+    queueMax,
+    unitsName: 'processes',
     start: (socket) => startChild(socket, { recorder, log, env, childFlags, children }),
   });
   const recorder: Recorder = new Recorder(MODEL, () => ({
@@ -42,7 +29,7 @@ runService(async () => {
     unitsLimit: maxProcs,
     pids: [process.pid, ...[...children].flatMap((child) => (child.pid === undefined ? [] : [child.pid]))],
     db: { delayMs: config.dbDelayMs, poolMaxPerUnit: config.db.poolMax, pools: children.size },
-    extra: { queued: admission.queued, queueMax, rejected503: admission.rejected, unitsCrashed: processes.crashed, childFlags },
+    extra: { ...processes.queueEvidence(), childFlags },
   }));
 
   // accept -> a new process for this connection

@@ -3,18 +3,7 @@
 // kernel decides which thread a new connection reaches.
 import type { ListenOptions } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
-import {
-  RemoteStats,
-  createFastify,
-  createLogger,
-  createRoutes,
-  identify,
-  listenOptions,
-  loadConfig,
-  openPoolStore,
-  runService,
-  toChannel,
-} from '@models/common';
+import { createFastify, createLogger, listenOptions, loadConfig, openPoolStore, runService, unitRoutes } from '@models/common';
 import { DEFAULTS, MODEL, type Address, type ThreadMessage } from './settings.ts';
 
 runService(serveOneThread);
@@ -25,8 +14,7 @@ async function serveOneThread(): Promise<void> {
   const log = createLogger(config.logLevel, MODEL);
   const supervisor = parentPort!;
   const store = openPoolStore(config, MODEL, log);
-  const stats = new RemoteStats(toChannel(supervisor));
-  const server = await createFastify(createRoutes({ identity: identify(MODEL), store, stats, log }), config);
+  const server = await createFastify(unitRoutes(supervisor, { model: MODEL, store, log }), config);
   supervisor.on('message', (message: ThreadMessage) => {
     if (message.t !== 'close') return;
     // fastify's close waits for in-flight requests; then the port is all that keeps the thread alive.

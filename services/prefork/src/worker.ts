@@ -11,13 +11,10 @@ import {
   BlockingStore,
   poolInSupervisor,
   PipeTransport,
-  RemoteStats,
   createLogger,
-  createRoutes,
-  identify,
   serveHandedConnection,
-  toChannel,
   type HandedConnection,
+  unitRoutes,
 } from '@models/common/unit';
 import { ANSWER_FD, CALL_FD, CONNECTION, DRAIN, IDLE, isMessage } from './messages.ts';
 import { loadPreforkSettings } from './settings.ts';
@@ -25,7 +22,7 @@ import { loadPreforkSettings } from './settings.ts';
 const { model, config } = loadPreforkSettings(process.env);
 const log = createLogger(config.logLevel, model);
 const store = new BlockingStore(new PipeTransport(CALL_FD, ANSWER_FD), poolInSupervisor(config.db.poolMax));
-const app = createRoutes({ identity: identify(model), store, stats: new RemoteStats(toChannel(process)), log });
+const app = unitRoutes(process, { model, store, log });
 
 let connection: HandedConnection | undefined;
 let draining = false;

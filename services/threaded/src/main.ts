@@ -5,18 +5,7 @@
 // sharing a JDBC pool. MAX_THREADS bounds live threads (0 = unbounded, the classic model);
 // at the bound, connections wait in the main thread (QUEUE_MAX), beyond that they get 503.
 import { createServer } from 'node:net';
-import {
-  Admission,
-  Recorder,
-  UnitPerConnection,
-  createLogger,
-  identify,
-  listen,
-  onShutdownSignal,
-  openPoolStore,
-  runService,
-  unitEnv,
-} from '@models/common';
+import { Recorder, UnitPerConnection, createLogger, listen, onShutdownSignal, openPoolStore, runService, unitEnv } from '@models/common';
 import { startConnectionThread } from './connection-thread.ts';
 import { MODEL, loadThreadedSettings } from './settings.ts';
 
@@ -24,15 +13,12 @@ runService(async () => {
   const { config, maxThreads, queueMax, resourceLimits } = loadThreadedSettings(process.env);
   const log = createLogger(config.logLevel, MODEL);
   const store = openPoolStore(config, MODEL, log);
-  const admission = new Admission({
-    queueMax,
-    identity: identify(MODEL),
-    overloaded: `all ${maxThreads} threads are busy and ${queueMax} connections are waiting`,
-  });
   const env = unitEnv(MODEL); // the threads read their settings from it, as this thread did
   const threads: UnitPerConnection = new UnitPerConnection({
+    model: MODEL,
     limit: maxThreads,
-    admission,
+    queueMax,
+    unitsName: 'threads',
     start: (socket) => startConnectionThread(socket, { store, recorder, log, resourceLimits, env }),
   });
   const recorder: Recorder = new Recorder(MODEL, () => ({
@@ -42,7 +28,7 @@ runService(async () => {
     unitsLimit: maxThreads,
     pids: [process.pid],
     db: { delayMs: config.dbDelayMs, poolMaxPerUnit: config.db.poolMax, pools: 1, pool: store.poolStats() },
-    extra: { queued: admission.queued, queueMax, rejected503: admission.rejected, unitsCrashed: threads.crashed, resourceLimits },
+    extra: { ...threads.queueEvidence(), resourceLimits },
   }));
 
   // accept -> a new thread for this connection

@@ -7,14 +7,11 @@ import {
   AtomicsTransport,
   BlockingStore,
   poolInSupervisor,
-  RemoteStats,
   createLogger,
-  createRoutes,
-  identify,
   serveHandedConnection,
-  toChannel,
   type BlockingClientEnd,
   type HandedConnection,
+  unitRoutes,
 } from '@models/common/unit';
 import { MODEL, loadThreadedSettings } from './settings.ts';
 
@@ -33,7 +30,7 @@ const store = new BlockingStore(
   new AtomicsTransport(end, config.db.connectionTimeoutMs + config.db.statementTimeoutMs + 1_000),
   poolInSupervisor(config.db.poolMax),
 );
-const app = createRoutes({ identity: identify(MODEL), store, stats: new RemoteStats(toChannel(mainThread)), log });
+const app = unitRoutes(mainThread, { model: MODEL, store, log });
 
 let connection: HandedConnection | undefined;
 let drainAsked = false;
