@@ -97,7 +97,15 @@ async function unhealthyServices(): Promise<string> {
     const last = state.Health?.Log?.at(-1);
     const check =
       last === undefined ? '' : `, last check exit ${last.ExitCode}${last.Output.trim() ? `: ${last.Output.trim().slice(0, 200)}` : ''}`;
-    lines.push(`${service} is ${state.Health?.Status ?? state.Status}${check}`);
+    // A container that exits (a bad setting) is "unhealthy" with no check run: its last log line says why.
+    const said =
+      state.Status === 'running'
+        ? ''
+        : await run('docker', ['logs', '--tail', '1', id]).then(
+            ({ stdout, stderr }) => `${stdout}${stderr}`.trim().slice(0, 200),
+            () => '',
+          );
+    lines.push(`${service} is ${state.Health?.Status ?? state.Status} (${state.Status})${check}${said ? `, it said: ${said}` : ''}`);
   }
   return lines.length === 0 ? 'every container is healthy' : lines.join('; ');
 }
@@ -175,6 +183,8 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
         DB_PASSWORD: `test-${process.pid}`,
         DB_ADMIN_PASSWORD: `test-admin-${process.pid}`,
         DB_DELAY_MS: String(DB_DELAY_MS),
+        // The services refuse a delay that is not below the statement timeout (5 s by default).
+        DB_STATEMENT_TIMEOUT_MS: String(2 * DB_DELAY_MS),
         MODEL_CPUS: String(cpus),
         MODEL_MEMORY: MEMORY,
         NOFILE_LIMIT: hostNofile === 'unlimited' ? '65536' : String(Math.min(65536, Number(hostNofile))),
