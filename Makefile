@@ -61,7 +61,7 @@ format: docker-running
 	testrunner/run.sh npm run --silent format
 test: docker-running
 	$(SAY_CONTAINER)
-	testrunner/run.sh sh -c '$(CHECK_COMMANDS) && $(TEST_COMMANDS)'
+	TESTRUNNER_USER=root testrunner/run.sh sh -c '$(CHECK_COMMANDS) && $(TEST_COMMANDS)'
 else
 install check format test:
 	@echo 'make: TEST_RUNNER=$(TEST_RUNNER): use host or docker' >&2; exit 1

@@ -11,7 +11,11 @@
 #     (compose's relative bind mounts, build contexts) mean the same on the host;
 #   - an anonymous volume over every node_modules of the workspace, filled from the image
 #     (installed at the same path) and removed with the container: the checkout is not written;
-#   - the host's uid and gid, so anything a test writes in the checkout stays the user's.
+#   - the host's uid and gid, so anything a command writes in the checkout (make format)
+#     stays the user's; TESTRUNNER_USER=root for `make test`, whose tests write only under the
+#     container's /tmp and whose fork-failure test needs root to drop to a user of its own
+#     (RLIMIT_NPROC counts that user's tasks; setpriv needs CAP_SETUID). With the engine's
+#     socket mounted, root in this container can do nothing the user could not already.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 checkout=$PWD
@@ -47,7 +51,7 @@ esac
 args=(--rm --init --network host
   -v "$socket:/var/run/docker.sock"
   -v "$checkout:$checkout" -w "$checkout"
-  --user "$(id -u):$(id -g)" --group-add "$(stat -c %g "$socket")"
+  --user "${TESTRUNNER_USER:-$(id -u):$(id -g)}" --group-add "$(stat -c %g "$socket")"
   -e HOME=/tmp
   # testcontainers in a container would otherwise address the engine's bridge gateway.
   -e TESTCONTAINERS_HOST_OVERRIDE="${TESTCONTAINERS_HOST_OVERRIDE:-localhost}"

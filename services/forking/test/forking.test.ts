@@ -206,7 +206,7 @@ describe('MAX_PROCS=1: queued clients that reset', () => {
 /**
  * The container's pids_limit, reproduced around one service: a pids cgroup of our own where
  * cgroup v1 is writable (a root host), otherwise RLIMIT_NPROC on a user of the service's own
- * (as root in a container, the test runner's case: its cgroups are read-only). Either way the
+ * (as root in a container, the test runner's case for `make test`: its cgroups are read-only). Either way the
  * limit is set to the tasks the service has now, so its next fork() fails with EAGAIN.
  */
 interface ForkLimit {
