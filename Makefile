@@ -89,7 +89,7 @@ COMPOSE ?= docker compose
 export COMPOSE_PROJECT_NAME ?= concurrency-models
 # down/ps/logs do not use the password, but compose checks it is set: give them a stand-in
 # so they work before .env exists.
-COMPOSE_NO_SECRET = DB_PASSWORD=$${DB_PASSWORD:-unused} $(COMPOSE)
+COMPOSE_NO_SECRET = DB_PASSWORD=$${DB_PASSWORD:-unused} DB_ADMIN_PASSWORD=$${DB_ADMIN_PASSWORD:-unused} $(COMPOSE)
 
 .PHONY: up down ps logs
 

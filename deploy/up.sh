@@ -111,10 +111,35 @@ wait_healthy() {
   done
 }
 
+# The database keeps the passwords it was created with: a volume left by an earlier checkout
+# or .env (a new clone, a deleted .env) would refuse .env's passwords, the models would
+# answer 503 and make load could not read pg_stat_statements. Each role is tried over TCP
+# with .env's password (the shell's wins, as in compose); a role that refuses it is given it
+# through the container's local socket, which the postgres image trusts.
+secret_value() { local value=${!1:-}; printf '%s' "${value:-$(env_file_value "$1")}"; }
+align_database_passwords() {
+  local role secret password
+  for role in postgres:DB_ADMIN_PASSWORD benchmarkdbuser:DB_PASSWORD; do
+    secret=${role#*:} role=${role%%:*} password=$(secret_value "$secret")
+    if $COMPOSE exec -T -e PGPASSWORD="$password" db psql -h 127.0.0.1 -U "$role" -d hello_world -tAc 'SELECT 1' >/dev/null 2>&1; then
+      continue
+    fi
+    warn "the database volume has another password for $role than $secret: setting it from .env (make down removes the volume)"
+    if ! $COMPOSE exec -T db psql -v ON_ERROR_STOP=1 -U postgres -d hello_world -v role="$role" -v password="$password" \
+      >/dev/null <<<"ALTER ROLE :\"role\" PASSWORD :'password';"; then
+      echo "make up: could not set $role's password in the database: make down (removes its volume), then make up" >&2
+      exit 1
+    fi
+  done
+}
+
 # Build first, then start the database and the models and wait for them ourselves: compose
 # would wait on them too (the proxy depends on every model being healthy) but without a
 # time limit, and silently, while a container crash-loops.
 $COMPOSE build
+$COMPOSE up -d --remove-orphans db
+wait_healthy db
+align_database_passwords
 $COMPOSE up -d --remove-orphans db "${MODELS[@]}"
 wait_healthy db "${MODELS[@]}"
 $COMPOSE up -d proxy
