@@ -498,4 +498,21 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
       assert.ok(res.ms < 2_000, `nginx took ${res.ms.toFixed(0)} ms to give up on the stopped ${model}`);
     }
   });
+
+  test('docker stop while the service boots: the signal is not lost (Docker init as PID 1), no model waits for SIGKILL', async () => {
+    // Runs after the tests above stopped every model. docker start returns once the process
+    // exists, before node (or the Go runtime) has a handler: without an init, PID 1 ignores
+    // SIGTERM then and docker stop waits its whole --time for SIGKILL (exit 137). With
+    // compose's init: true the signal reaches the service: its handler drains (exit 0) or,
+    // before the handler exists, the default action ends it (exit 143).
+    const ids = await Promise.all(MODELS.map((model) => containerOf(model)));
+    await run('docker', ['start', ...ids]);
+    const started = performance.now();
+    await run('docker', ['stop', '--time', '12', ...ids]);
+    const seconds = (performance.now() - started) / 1000;
+    for (const [i, model] of MODELS.entries()) {
+      assert.match(await inspect(ids[i]!, '{{.State.ExitCode}}'), /^(0|143)$/, `${model} stopped during start-up`);
+    }
+    assert.ok(seconds < 10, `stopping during start-up took ${seconds.toFixed(1)} s: a model waited for SIGKILL`);
+  });
 });
