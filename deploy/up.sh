@@ -42,7 +42,7 @@ for secret in "${SECRETS[@]}"; do
   value=${!secret:-$(env_file_value "$secret")}
   if [ "$value" = "$(example_value "$secret")" ]; then
     printf '\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n' >&2
-    warn "$secret is still the example's value from .env.example ($value): anyone who read the repository knows it. Set your own in .env (then make down, make up: the database keeps the password it was created with)"
+    warn "$secret is still the example's value from .env.example ($value): anyone who read the repository knows it. Set your own in .env, then make up again (it gives the database the new one)"
     printf '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\n' >&2
   fi
 done

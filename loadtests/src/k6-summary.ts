@@ -77,8 +77,9 @@ export function loadFigures(summary: K6Summary, measuredS?: number): LoadFigures
   const allPasses = passesOf('body is the requested row') ?? passesOf('status is 200') ?? 0;
   const bodyPasses = split ? stat(summary, 'succeeded_requests', 'count') : allPasses;
   const holdRequests = held(summary, 'http_reqs', 'count');
-  // With holders the measured scenario starts after their ramp and runs for measuredS; k6's
-  // rates divide by the whole run, so the per-second figures use the scenario's own time.
+  // k6's rates divide by the whole run, which is longer than the measured scenario (the
+  // holders' ramp before it, gracefulStop after it): given measuredS, the scenario's own
+  // duration, the per-second figures use that.
   const runS = (summary.state?.testRunDurationMs ?? 0) / 1000;
   const durationS = measuredS ?? runS;
   const timeouts = stat(summary, 'request_timeouts', 'passes');

@@ -407,7 +407,10 @@ export class Runner {
             () => [],
           );
 
-    const figures = loadFigures(measured.summary, (level.holdConnections ?? 0) > 0 ? level.durationS : undefined);
+    // Per second over the measured scenario's own duration: k6's run lasts longer (the holders'
+    // ramp, and gracefulStop lets a closed-model VU finish the think time it drew after its last
+    // request), but no request of the scenario starts outside that window.
+    const figures = loadFigures(measured.summary, level.durationS);
     const modelStats = during(modelSamples, start, end);
     const k6Stats = during(measured.run.samples, start, end);
     const evidences = ticker.samples.map((s) => s.evidence).filter((e): e is ModelEvidence => e !== null);
