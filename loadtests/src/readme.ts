@@ -90,7 +90,8 @@ function levelCell(r: Judged | undefined, notes: Footnotes): string {
   ].filter((x) => x !== null);
   const latency = f.succeeded > 0 ? `, p50 ${ms(f.latencyMs.p50)} / p99 ${ms(f.latencyMs.p99)} ms` : '';
   const timeouts = f.timeoutPercent > 0 ? ` (${pct(f.timeoutPercent)}% timeouts)` : '';
-  return `${num(Math.round(f.successesPerSecond))} ok/s of ${num(Math.round(r.offeredRate))} offered${latency}, ${pct(f.errorPercent)}% errors${timeouts}${held.length === 0 ? '' : `, ${held.join(', ')}`}${notes.markFor(r)}`;
+  const unsent = f.droppedIterations > 0 ? `, ${num(f.droppedIterations)} not sent (all ${num(r.level.vus)} k6 VUs waiting)` : '';
+  return `${num(Math.round(f.successesPerSecond))} ok/s of ${num(Math.round(r.offeredRate))} offered${latency}, ${pct(f.errorPercent)}% errors${timeouts}${unsent}${held.length === 0 ? '' : `, ${held.join(', ')}`}${notes.markFor(r)}`;
 }
 
 /** The highest peak memory over the rows shown, and where it was. */

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, readdirSync, existsSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extractSummary, loadFigures } from '../src/k6-summary.ts';
-import { judgeValidity } from '../src/validity.ts';
+import { everyVuPreallocated, judgeValidity } from '../src/validity.ts';
 import { SEED, floorMs, observedBottleneck, verdictFor } from '../src/seed.ts';
 import { renderSeedTable } from '../src/seed-table.ts';
 import { MODELS } from '../src/models.ts';
@@ -150,10 +150,20 @@ test('a clean row is valid', () => {
   assert.deepEqual(judgeValidity(rowFrom('closed50'), HOST), { valid: true, reasons: [] });
 });
 
-test('dropped iterations make a row invalid', () => {
+test('dropped iterations make a row invalid while k6 had VUs left to allocate', () => {
   const v = judgeValidity(rowFrom('dropped'), HOST);
   assert.equal(v.valid, false);
   assert.match(v.reasons.join(), /k6 dropped 1331 iterations/);
+});
+
+test('dropped iterations with every VU allocated before the level are the model holding them all: a result, not a reason', () => {
+  const row = rowFrom('dropped', 'eventloop', (r) => {
+    r.level = { ...r.level, vus: 10, maxVus: 10 };
+  });
+  assert.equal(row.figures.droppedIterations, 1331);
+  assert.deepEqual(judgeValidity(row, HOST), { valid: true, reasons: [] });
+  // A closed-model level has no such guarantee.
+  assert.equal(everyVuPreallocated({ ...row.level, executor: 'constant-vus' }), false);
 });
 
 test('more queries than requests sent makes a row invalid (between succeeded and sent is wasted work: runner-plan.test.ts)', () => {
