@@ -23,7 +23,7 @@ import { wrongProxyRoutes } from './proxy-routes.ts';
 import { extractSummary, loadFigures } from './k6-summary.ts';
 import { judgeRows, renderReport, topRows, type Environment } from './report.ts';
 import type { Row } from './row.ts';
-import { HeldSampler, Ticker, fetchEvidence, type HeldSample, type ModelEvidence, type TickSample } from './sampler.ts';
+import { HeldSampler, Ticker, fetchEvidence, getOnce, type HeldSample, type ModelEvidence, type TickSample } from './sampler.ts';
 import { modelSpec } from './models.ts';
 import { QUERY_FLOOR_S, levelSeconds, neededInFlight, offeredRate, type Level, type ModelName, type Profile } from './scenarios.ts';
 
@@ -309,17 +309,7 @@ export class Runner {
     if (spec.perConnection || spec.bounded !== null) return;
     const burst = WARM_POOL_REQUESTS;
     const url = `${this.#plan.modelUrl(model)}/db?id=1`;
-    const answers = await Promise.all(
-      Array.from({ length: burst }, () =>
-        fetch(url, { signal: AbortSignal.timeout(10_000) }).then(
-          async (res) => {
-            await res.arrayBuffer();
-            return res.status;
-          },
-          () => 0,
-        ),
-      ),
-    );
+    const answers = await Promise.all(Array.from({ length: burst }, async () => (await getOnce(url, 10_000))?.status ?? 0));
     await settle(this.#plan.modelUrl(model), this.#db, 30_000);
     this.#plan.log(
       `${model}: database pool warmed by ${burst} concurrent requests (${answers.filter((s) => s === 200).length} answered 200)`,

@@ -27,28 +27,35 @@ export interface ModelEvidence {
 }
 
 /**
- * GET <model>/model on a fresh connection that closes after the answer (agent: false sends
- * `Connection: close`). An observer must never hold a unit: a pooled keep-alive connection,
- * re-used every second, would own the blocking baseline's only worker for the whole run.
+ * GET on a fresh connection that closes after the answer (agent: false sends `Connection:
+ * close`); undefined when there was no answer within timeoutMs. The runner's own requests
+ * must neither hold a unit nor stay among the connections a level counts as held: a pooled
+ * keep-alive connection, re-used every second, would own the blocking baseline's only worker
+ * for the whole run, and the pool warm-up's 150 would be counted server-side beside k6's.
  */
-export function fetchEvidence(baseUrl: string, timeoutMs = 1000): Promise<ModelEvidence | undefined> {
+export function getOnce(url: string, timeoutMs: number): Promise<{ status: number; body: string } | undefined> {
   return new Promise((resolve) => {
-    const req = request(`${baseUrl}/model`, { agent: false, timeout: timeoutMs }, (res) => {
+    const req = request(url, { agent: false, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          resolve(res.statusCode === 200 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as ModelEvidence) : undefined);
-        } catch {
-          resolve(undefined);
-        }
-      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
       res.on('error', () => resolve(undefined));
     });
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(undefined));
     req.end();
   });
+}
+
+/** GET <model>/model (getOnce): the model's evidence, or undefined. */
+export async function fetchEvidence(baseUrl: string, timeoutMs = 1000): Promise<ModelEvidence | undefined> {
+  const res = await getOnce(`${baseUrl}/model`, timeoutMs);
+  if (res?.status !== 200) return undefined;
+  try {
+    return JSON.parse(res.body) as ModelEvidence;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Busy and total jiffies of all CPUs (the first line of /proc/stat; host-wide even in a container). */
