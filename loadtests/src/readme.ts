@@ -14,6 +14,7 @@ import type { Judged } from './row.ts';
 import { connectionsHeld } from './seed.ts';
 import { cell, topRowsByModel } from './seed-table.ts';
 import { isEntry } from './entry.ts';
+import { holdersRate, measuredOfferedRate } from './scenarios.ts';
 
 export interface Run {
   /** The run's folder as the README links it, relative to the repository root. */
@@ -90,8 +91,10 @@ function levelCell(r: Judged | undefined, notes: Footnotes): string {
   ].filter((x) => x !== null);
   const latency = f.succeeded > 0 ? `, p50 ${ms(f.latencyMs.p50)} / p99 ${ms(f.latencyMs.p99)} ms` : '';
   const timeouts = f.timeoutPercent > 0 ? ` (${pct(f.timeoutPercent)}% timeouts)` : '';
+  const holdersPerS = holdersRate(r.level);
+  const holders = holdersPerS > 0 ? ` (+${num(Math.round(holdersPerS))}/s from the holders)` : '';
   const unsent = f.droppedIterations > 0 ? `, ${num(f.droppedIterations)} not sent (all ${num(r.level.vus)} k6 VUs waiting)` : '';
-  return `${num(Math.round(f.successesPerSecond))} ok/s of ${num(Math.round(r.offeredRate))} offered${latency}, ${pct(f.errorPercent)}% errors${timeouts}${unsent}${held.length === 0 ? '' : `, ${held.join(', ')}`}${notes.markFor(r)}`;
+  return `${num(Math.round(f.successesPerSecond))} ok/s of ${num(Math.round(measuredOfferedRate(r.level)))} offered${holders}${latency}, ${pct(f.errorPercent)}% errors${timeouts}${unsent}${held.length === 0 ? '' : `, ${held.join(', ')}`}${notes.markFor(r)}`;
 }
 
 /** The highest peak memory over the rows shown, and where it was. */

@@ -3,7 +3,7 @@ import type { Chart } from './charts.ts';
 import type { Judged, Row } from './row.ts';
 import type { HostDescription } from './docker.ts';
 import type { Profile } from './scenarios.ts';
-import { renderSeedTable } from './seed-table.ts';
+import { okOfOffered, renderSeedTable } from './seed-table.ts';
 import { connectionsHeld, observedBottleneck, seedClaim, verdictFor } from './seed.ts';
 import { judgeValidity } from './validity.ts';
 
@@ -147,7 +147,7 @@ export function rowLine(r: Judged): string {
   return `| ${[
     r.model,
     connections(r),
-    `${f.successesPerSecond.toFixed(0)} (${r.offeredRate.toFixed(0)})`,
+    okOfOffered(r),
     `${ms(f.latencyMs.p50)} / ${ms(f.latencyMs.p90)} / ${ms(f.latencyMs.p99)}`,
     `${pct(f.errorPercent)} / ${pct(f.timeoutPercent)}`,
     mb(r.resources.peakMemoryBytes),

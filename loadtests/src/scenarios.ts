@@ -162,9 +162,17 @@ export function selectModels(_file: ScenarioFile, models: string | undefined): M
  * VUs / (think + 0.05); slower responses lower it (that is the closed model's feedback).
  */
 export function offeredRate(level: LevelSettings): number {
-  const held = (level.holdConnections ?? 0) / ((level.holdThinkS ?? 30) + QUERY_FLOOR_S);
-  if (level.executor === 'constant-arrival-rate') return (level.rate ?? 0) + held;
-  return level.vus / (level.thinkTimeS + QUERY_FLOOR_S) + held;
+  return measuredOfferedRate(level) + holdersRate(level);
+}
+
+/** Requests per second the measured scenario offers: what a row's ok/s and latency are of. */
+export function measuredOfferedRate(level: LevelSettings): number {
+  return level.executor === 'constant-arrival-rate' ? (level.rate ?? 0) : level.vus / (level.thinkTimeS + QUERY_FLOOR_S);
+}
+
+/** Requests per second the holders add beside it (the model serves them too; the row does not count them). */
+export function holdersRate(level: LevelSettings): number {
+  return (level.holdConnections ?? 0) / ((level.holdThinkS ?? 30) + QUERY_FLOOR_S);
 }
 
 /** Little's law: queries the database must run at once for the level's offered rate. */

@@ -4,6 +4,7 @@
 import { MODELS, modelSpec } from './models.ts';
 import type { Judged } from './row.ts';
 import { connectionsHeld, floorMs } from './seed.ts';
+import { holdersRate, measuredOfferedRate } from './scenarios.ts';
 
 export const SEED_CONNECTIONS = 5000;
 
@@ -19,6 +20,13 @@ const ms = (v: number) => (v < 100 ? v.toFixed(1) : v.toFixed(0));
 const pct = (p: number) => (p === 0 ? '0' : p < 0.01 ? '<0.01' : p.toFixed(2));
 const num = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : v.toLocaleString('en-US'));
 export const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/** "499 (500)", or "499 (500 + 133 holders)": the row's ok/s are the measured scenario's, beside what it offered. */
+export function okOfOffered(r: Judged): string {
+  const holders = holdersRate(r.level);
+  const offered = `${measuredOfferedRate(r.level).toFixed(0)}${holders > 0 ? ` + ${holders.toFixed(0)} holders` : ''}`;
+  return `${r.figures.successesPerSecond.toFixed(0)} (${offered})`;
+}
 
 /** The model's row at the most connections held, per target; models in models.json's order. */
 export function topRowsByModel(rows: Judged[], target: 'direct' | 'proxy'): Judged[] {
@@ -107,7 +115,7 @@ function line(r: Judged): string {
     heldCell(r),
     memoryCell(r),
     memoryVerdict(r.resources.peakMemoryBytes, claim.memoryBytes),
-    `${f.successesPerSecond.toFixed(0)} (${r.offeredRate.toFixed(0)})`,
+    okOfOffered(r),
     `${ms(f.latencyMs.p50)} / ${ms(f.latencyMs.p99)}`,
     failuresCell(r),
     dbBudgetCell(r),
