@@ -29,6 +29,8 @@ export interface Run {
 export interface Timings {
   makeUpS?: number;
   makeTestS?: number;
+  /** The test runner image's first build (with the type check and lint), for the README's Prerequisites. */
+  testRunnerImageBuildS?: number;
 }
 
 export function readRun(root: string, path: string): Run {
