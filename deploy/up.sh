@@ -114,14 +114,16 @@ wait_healthy() {
 # The database keeps the passwords it was created with: a volume left by an earlier checkout
 # or .env (a new clone, a deleted .env) would refuse .env's passwords, the models would
 # answer 503 and make load could not read pg_stat_statements. Each role is tried over TCP
-# with .env's password (the shell's wins, as in compose); a role that refuses it is given it
+# (the container's network address, as the models connect) with .env's password (the shell's wins, as in compose); a role that refuses it is given it
 # through the container's local socket, which the postgres image trusts.
 secret_value() { local value=${!1:-}; printf '%s' "${value:-$(env_file_value "$1")}"; }
 align_database_passwords() {
   local role secret password
   for role in postgres:DB_ADMIN_PASSWORD benchmarkdbuser:DB_PASSWORD; do
     secret=${role#*:} role=${role%%:*} password=$(secret_value "$secret")
-    if $COMPOSE exec -T -e PGPASSWORD="$password" db psql -h 127.0.0.1 -U "$role" -d hello_world -tAc 'SELECT 1' >/dev/null 2>&1; then
+    # Over the container's own network address: the image trusts 127.0.0.1 and the socket.
+    if $COMPOSE exec -T -e PGPASSWORD="$password" -e ROLE="$role" db \
+      sh -c 'psql -h "$(hostname -i | cut -d" " -f1)" -U "$ROLE" -d hello_world -tAc "SELECT 1"' >/dev/null 2>&1; then
       continue
     fi
     warn "the database volume has another password for $role than $secret: setting it from .env (make down removes the volume)"
