@@ -24,6 +24,8 @@ env_file_value() { [ -f .env ] && sed -n "s/^$1=//p" .env | tail -n 1; }
 example_value() { sed -n "s/^$1=//p" .env.example | tail -n 1; }
 # 24 random bytes as 48 hex digits: nothing a shell, sed or a connection string must quote.
 random_secret() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
+# A secret's value: the shell's wins over .env's, as in compose itself.
+secret_value() { local value=${!1:-}; printf '%s' "${value:-$(env_file_value "$1")}"; }
 SECRETS=(DB_PASSWORD DB_ADMIN_PASSWORD)
 
 if [ ! -f .env ]; then
@@ -33,13 +35,12 @@ if [ ! -f .env ]; then
 fi
 # An .env from before the admin password existed: give it one (compose refuses to start
 # without). A database volume made before then has no such role: make down, then make up.
-if [ -z "${DB_ADMIN_PASSWORD:-}" ] && [ -z "$(env_file_value DB_ADMIN_PASSWORD)" ]; then
+if [ -z "$(secret_value DB_ADMIN_PASSWORD)" ]; then
   printf '\n# The database superuser'"'"'s password (added by make up).\nDB_ADMIN_PASSWORD=%s\n' "$(random_secret)" >> .env
   warn ".env had no DB_ADMIN_PASSWORD: added a random one. A database volume created before that keeps its old roles: make down, then make up, to recreate it"
 fi
-# The shell's value wins over .env's, as in compose itself.
 for secret in "${SECRETS[@]}"; do
-  value=${!secret:-$(env_file_value "$secret")}
+  value=$(secret_value "$secret")
   if [ "$value" = "$(example_value "$secret")" ]; then
     printf '\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n' >&2
     warn "$secret is still the example's value from .env.example ($value): anyone who read the repository knows it. Set your own in .env, then make up again (it gives the database the new one)"
@@ -113,15 +114,14 @@ wait_healthy() {
 
 # The database keeps the passwords it was created with: a volume left by an earlier checkout
 # or .env (a new clone, a deleted .env) would refuse .env's passwords, the models would
-# answer 503 and make load could not read pg_stat_statements. Each role is tried over TCP
-# (the container's network address, as the models connect) with .env's password (the shell's wins, as in compose); a role that refuses it is given it
-# through the container's local socket, which the postgres image trusts.
-secret_value() { local value=${!1:-}; printf '%s' "${value:-$(env_file_value "$1")}"; }
+# answer 503 and make load could not read pg_stat_statements. Each role is tried with .env's
+# password over the db container's own network address, as the models connect (the image
+# trusts 127.0.0.1 and the socket, so a check there always passes); a role that refuses it is
+# given it through the local socket.
 align_database_passwords() {
   local role secret password
   for role in postgres:DB_ADMIN_PASSWORD benchmarkdbuser:DB_PASSWORD; do
     secret=${role#*:} role=${role%%:*} password=$(secret_value "$secret")
-    # Over the container's own network address: the image trusts 127.0.0.1 and the socket.
     if $COMPOSE exec -T -e PGPASSWORD="$password" -e ROLE="$role" db \
       sh -c 'psql -h "$(hostname -i | cut -d" " -f1)" -U "$ROLE" -d hello_world -tAc "SELECT 1"' >/dev/null 2>&1; then
       continue

@@ -15,6 +15,7 @@ import { connectionsHeld } from './seed.ts';
 import { cell, topRowsByModel } from './seed-table.ts';
 import { isEntry } from './entry.ts';
 import { holdersRate, measuredOfferedRate } from './scenarios.ts';
+import { everyVuPreallocated } from './validity.ts';
 
 export interface Run {
   /** The run's folder as the README links it, relative to the repository root. */
@@ -95,7 +96,8 @@ function levelCell(r: Judged | undefined, notes: Footnotes): string {
   const timeouts = f.timeoutPercent > 0 ? ` (${pct(f.timeoutPercent)}% timeouts)` : '';
   const holdersPerS = holdersRate(r.level);
   const holders = holdersPerS > 0 ? ` (+${num(Math.round(holdersPerS))}/s from the holders)` : '';
-  const unsent = f.droppedIterations > 0 ? `, ${num(f.droppedIterations)} not sent (all ${num(r.level.vus)} k6 VUs waiting)` : '';
+  const waiting = everyVuPreallocated(r.level) ? ` (all ${num(r.level.vus)} k6 VUs waiting)` : '';
+  const unsent = f.droppedIterations > 0 ? `, ${num(f.droppedIterations)} not sent${waiting}` : '';
   return `${num(Math.round(f.successesPerSecond))} ok/s of ${num(Math.round(measuredOfferedRate(r.level)))} offered${holders}${latency}, ${pct(f.errorPercent)}% errors${timeouts}${unsent}${held.length === 0 ? '' : `, ${held.join(', ')}`}${notes.markFor(r)}`;
 }
 
