@@ -9,6 +9,7 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import { errorReply } from './reply.ts';
 import { writeRawReply } from './http-common.ts';
 import type { Identity } from './identity.ts';
+import type { Logger } from './logger.ts';
 import { listenOptions, type ServiceConfig } from './config.ts';
 
 export interface AdmissionOptions {
@@ -94,9 +95,14 @@ export class Admission {
   }
 }
 
-/** Starts the entry file's accepting server, with the configured listen backlog (LISTEN_BACKLOG). */
-export async function listen(server: Server, config: ServiceConfig): Promise<AddressInfo> {
+/**
+ * Starts the entry file's accepting server, with the configured listen backlog
+ * (LISTEN_BACKLOG), and logs 'listening' with its address and the model's knobs.
+ */
+export async function listen(server: Server, config: ServiceConfig, log: Logger, knobs: Record<string, unknown>): Promise<AddressInfo> {
   server.listen(listenOptions(config));
   await once(server, 'listening');
-  return server.address() as AddressInfo;
+  const address = server.address() as AddressInfo;
+  log.info({ address, ...knobs }, 'listening');
+  return address;
 }

@@ -3,11 +3,12 @@
 // is started for it and handed the socket; the unit serves that connection and ends when
 // it closes. With a limit on live units, further connections wait in the shared
 // Admission line and get the next unit that ends; beyond its bound, a fast 503.
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Admission } from './admission.ts';
 import { identify } from './identity.ts';
+import type { ModelDescription } from './stats.ts';
 
 /** How a unit ended: it exited 0, it died (non-zero code, a signal, out of memory), or it never started (fork EAGAIN...). */
 export type UnitEnd = 'ended' | 'crashed' | 'failed_to_start';
@@ -40,8 +41,8 @@ export interface UnitPerConnectionOptions {
   limit: number | null;
   /** Connections that may wait (in the shared Admission line) when `limit` units are alive; beyond: 503. */
   queueMax: number;
-  /** What the units are called in the 503 that names the bound ("threads", "processes"). */
-  unitsName: string;
+  /** What a unit is: a thread or a process (for /model, and the 503 that names the bound). */
+  unitKind: 'thread' | 'process';
   /** Start a new unit and hand it the (paused) socket. */
   start(socket: Socket): ConnectionUnit;
 }
@@ -56,7 +57,8 @@ export class UnitPerConnection {
 
   constructor(options: UnitPerConnectionOptions) {
     this.#options = options;
-    const { model, limit, queueMax, unitsName } = options;
+    const { model, limit, queueMax, unitKind } = options;
+    const unitsName = unitKind === 'thread' ? 'threads' : 'processes';
     this.#admission = new Admission({
       queueMax,
       identity: identify(model),
@@ -64,21 +66,27 @@ export class UnitPerConnection {
     });
   }
 
-  get alive(): number {
-    return this.#alive.size;
-  }
-  get started(): number {
-    return this.#started;
-  }
-  /** Units that exited with an error (a non-zero code, a signal, out of memory). */
-  get crashed(): number {
-    return this.#crashed;
-  }
-
-  /** For /model: the waiting line and the units that died. */
-  queueEvidence(): { queued: number; queueMax: number; rejected503: number; unitsCrashed: number } {
+  /**
+   * For /model: the units (what they are, alive, started, the bound), the waiting line and
+   * the units that died, with what only the entry file knows (its pids, pools, extra).
+   */
+  describe(own: Pick<ModelDescription, 'pids' | 'db'> & { extra?: Record<string, unknown> }): ModelDescription {
     const admission = this.#admission;
-    return { queued: admission.queued, queueMax: admission.queueMax, rejected503: admission.rejected, unitsCrashed: this.#crashed };
+    return {
+      unitKind: this.#options.unitKind,
+      unitsAlive: this.#alive.size,
+      unitsStarted: this.#started,
+      unitsLimit: this.#options.limit,
+      pids: own.pids,
+      db: own.db,
+      extra: {
+        queued: admission.queued,
+        queueMax: admission.queueMax,
+        rejected503: admission.rejected,
+        unitsCrashed: this.#crashed,
+        ...own.extra,
+      },
+    };
   }
 
   /** A new connection from the entry file's server: a unit now if the limit allows, else it waits. */
@@ -91,8 +99,9 @@ export class UnitPerConnection {
     });
   }
 
-  /** Shutdown (after the server stopped accepting): turn the waiting connections away, drain every unit, wait for all to end. */
-  async close(): Promise<void> {
+  /** Shutdown: stop accepting on the entry file's server, turn the waiting connections away, drain every unit, wait for all to end. */
+  async close(server: Server): Promise<void> {
+    server.close();
     this.#closing = true;
     this.#admission.close();
     const units = [...this.#alive];

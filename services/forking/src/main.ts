@@ -17,28 +17,23 @@ runService(async () => {
   const children = new Set<ChildProcess>();
   const processes: UnitPerConnection = new UnitPerConnection({
     model: MODEL,
+    unitKind: 'process',
     limit: maxProcs,
     queueMax,
-    unitsName: 'processes',
     start: (socket) => startChild(socket, { recorder, log, env, childFlags, children }),
   });
-  const recorder: Recorder = new Recorder(MODEL, () => ({
-    unitKind: 'process',
-    unitsAlive: processes.alive,
-    unitsStarted: processes.started,
-    unitsLimit: maxProcs,
-    pids: [process.pid, ...[...children].flatMap((child) => (child.pid === undefined ? [] : [child.pid]))],
-    db: { delayMs: config.dbDelayMs, poolMaxPerUnit: config.db.poolMax, pools: children.size },
-    extra: { ...processes.queueEvidence(), childFlags },
-  }));
+  const recorder: Recorder = new Recorder(MODEL, () =>
+    processes.describe({
+      pids: [process.pid, ...[...children].flatMap((child) => (child.pid === undefined ? [] : [child.pid]))],
+      db: { delayMs: config.dbDelayMs, poolMaxPerUnit: config.db.poolMax, pools: children.size },
+      extra: { childFlags },
+    }),
+  );
 
   // accept -> a new process for this connection
   const server = createServer({ pauseOnConnect: true }, (socket) => processes.accept(socket));
-  const address = await listen(server, config);
-  log.info({ address, maxProcs, queueMax, poolMaxPerChild: config.db.poolMax, childFlags }, 'listening');
+  await listen(server, config, log, { maxProcs, queueMax, poolMaxPerChild: config.db.poolMax, childFlags });
 
-  onShutdownSignal(log, config.shutdownTimeoutMs, async () => {
-    server.close(); // stop accepting
-    await processes.close(); // each child finishes its request, closes, exits, is reaped
-  });
+  // stop accepting; each child finishes its request, closes, exits, is reaped
+  onShutdownSignal(log, config.shutdownTimeoutMs, () => processes.close(server));
 });

@@ -55,8 +55,7 @@ runService(async () => {
   await workers.start();
 
   const server = createServer({ pauseOnConnect: true }, (socket) => dispatcher.accept(socket));
-  const address = await listen(server, config);
-  log.info({ address, poolSize, queueMax, workerExecArgv }, 'listening');
+  await listen(server, config, log, { poolSize, queueMax, workerExecArgv });
 
   onShutdownSignal(log, config.shutdownTimeoutMs, async () => {
     server.close(); // stop accepting

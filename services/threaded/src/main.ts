@@ -16,29 +16,25 @@ runService(async () => {
   const env = unitEnv(MODEL); // the threads read their settings from it, as this thread did
   const threads: UnitPerConnection = new UnitPerConnection({
     model: MODEL,
+    unitKind: 'thread',
     limit: maxThreads,
     queueMax,
-    unitsName: 'threads',
     start: (socket) => startConnectionThread(socket, { store, recorder, log, resourceLimits, env }),
   });
-  const recorder: Recorder = new Recorder(MODEL, () => ({
-    unitKind: 'thread',
-    unitsAlive: threads.alive,
-    unitsStarted: threads.started,
-    unitsLimit: maxThreads,
-    pids: [process.pid],
-    db: { delayMs: config.dbDelayMs, poolMaxPerUnit: config.db.poolMax, pools: 1, pool: store.poolStats() },
-    extra: { ...threads.queueEvidence(), resourceLimits },
-  }));
+  const recorder: Recorder = new Recorder(MODEL, () =>
+    threads.describe({
+      pids: [process.pid],
+      db: { delayMs: config.dbDelayMs, poolMaxPerUnit: config.db.poolMax, pools: 1, pool: store.poolStats() },
+      extra: { resourceLimits },
+    }),
+  );
 
   // accept -> a new thread for this connection
   const server = createServer({ pauseOnConnect: true }, (socket) => threads.accept(socket));
-  const address = await listen(server, config);
-  log.info({ address, maxThreads, queueMax, poolMax: config.db.poolMax, resourceLimits }, 'listening');
+  await listen(server, config, log, { maxThreads, queueMax, poolMax: config.db.poolMax, resourceLimits });
 
   onShutdownSignal(log, config.shutdownTimeoutMs, async () => {
-    server.close(); // stop accepting
-    await threads.close(); // each thread finishes its request, closes, ends
+    await threads.close(server); // stop accepting; each thread finishes its request, closes, ends
     await store.close();
   });
 });
