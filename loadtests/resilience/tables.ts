@@ -35,160 +35,112 @@ function failures(f: WindowFigures): string {
   return `${f.failed} failed, ${f.failureMs.p50} / ${f.failureMs.p99} / ${f.failureMs.max} ms`;
 }
 
+/** A table as data: each column's header beside how a row fills its cell. */
+type Column<R> = readonly [header: string, cell: (row: R) => string | number | null];
+
+function table<R>(columns: readonly Column<R>[], rows: readonly R[]): string[] {
+  return [line(columns.map(([header]) => header)), rule(columns.length), ...rows.map((r) => line(columns.map(([, cell]) => cell(r))))];
+}
+
+/** "503×3 (max 12 ms)": what requests of a window got, with the slowest failure. */
+const outcomesWithMax = (f: WindowFigures) => `${outcomes(f)}${f.failed > 0 ? ` (max ${f.failureMs.max} ms)` : ''}`;
+
 export function slowlorisTable(rows: SlowlorisRow[]): string[] {
-  const header = [
-    'model',
-    'target',
-    'slow conns (opened)',
-    'pool',
-    'probe after 3 s',
-    'closed by server (median, answers)',
-    'peak memory / pids',
-    'units started',
-    'model restarts / OOM kills',
-    'verdict',
-    'seed expects',
-    'vs seed',
-    'other containers',
-  ];
-  return [
-    line(header),
-    rule(header.length),
-    ...rows.map((r) => {
-      const p = r.result.probe;
-      const answers = Object.entries(r.result.answeredStatuses)
-        .map(([s, n]) => `${s}×${n}`)
-        .join(', ');
-      return line([
-        r.model,
-        via(r.target),
-        `${r.connections} (${r.result.opened})`,
-        r.poolSize ?? 'unbounded',
-        p.status === null ? `no answer in ${p.ms} ms (${p.error ?? ''})` : `${p.status} in ${p.ms} ms`,
-        r.result.closedByServer === 0 ? 'none' : `${r.result.closedByServer} after ${r.result.medianCloseMs} ms (${answers || 'no bytes'})`,
-        `${mb(r.peaks.memoryBytes)} / ${r.peaks.pids ?? 'n/a'}`,
-        r.peaks.unitsStarted,
-        `${r.restarts} / ${r.oomKills}`,
-        `**${r.result.verdict}**`,
-        r.expected ?? 'no claim',
-        r.against,
-        r.isolation,
-      ]);
-    }),
-  ];
+  return table<SlowlorisRow>(
+    [
+      ['model', (r) => r.model],
+      ['target', (r) => via(r.target)],
+      ['slow conns (opened)', (r) => `${r.connections} (${r.result.opened})`],
+      ['pool', (r) => r.poolSize ?? 'unbounded'],
+      [
+        'probe after 3 s',
+        ({ result: { probe: p } }) => (p.status === null ? `no answer in ${p.ms} ms (${p.error ?? ''})` : `${p.status} in ${p.ms} ms`),
+      ],
+      [
+        'closed by server (median, answers)',
+        ({ result }) => {
+          const answers = Object.entries(result.answeredStatuses)
+            .map(([s, n]) => `${s}×${n}`)
+            .join(', ');
+          return result.closedByServer === 0
+            ? 'none'
+            : `${result.closedByServer} after ${result.medianCloseMs} ms (${answers || 'no bytes'})`;
+        },
+      ],
+      ['peak memory / pids', (r) => `${mb(r.peaks.memoryBytes)} / ${r.peaks.pids ?? 'n/a'}`],
+      ['units started', (r) => r.peaks.unitsStarted],
+      ['model restarts / OOM kills', (r) => `${r.restarts} / ${r.oomKills}`],
+      ['verdict', (r) => `**${r.result.verdict}**`],
+      ['seed expects', (r) => r.expected ?? 'no claim'],
+      ['vs seed', (r) => r.against],
+      ['other containers', (r) => r.isolation],
+    ],
+    rows,
+  );
 }
 
 export function outageTable(result: OutageResult): string[] {
-  const header = [
-    'model',
-    'target',
-    'VUs',
-    'before: ok / requests',
-    'during outage: answers',
-    'failures: n, p50 / p99 / max',
-    'verdict',
-    'first 200 after db start',
-    'all 200 from',
-    'after: ok / requests',
-    'model restarted',
-    'DB conns after / max',
-    'leak',
-  ];
+  // One row per target; the model's restart and its database connections are the model's.
+  type Row = OutageResult['rows'][number] & { m: OutageResult['models'][number] | undefined };
   const perModel = new Map(result.models.map((m) => [m.model, m]));
-  return [
-    line(header),
-    rule(header.length),
-    ...result.rows.map((r) => {
-      const m = perModel.get(r.model);
-      return line([
-        r.model,
-        via(r.target),
-        r.vus,
-        `${r.before.ok} / ${r.before.requests}`,
-        outcomes(r.during),
-        failures(r.during),
-        `**${r.verdict}**`,
-        msOr(r.firstOkMs, 'never'),
-        msOr(r.allOkMs, 'never'),
-        `${r.after.ok} / ${r.after.requests}`,
-        m === undefined ? 'n/a' : m.restarted ? '**yes**' : 'no',
-        m === undefined ? 'n/a' : `${m.connectionsAfter ?? 'n/a'} / ${m.maxConnections ?? 'n/a'}`,
-        m?.leak ?? 'n/a',
-      ]);
-    }),
-  ];
+  return table<Row>(
+    [
+      ['model', (r) => r.model],
+      ['target', (r) => via(r.target)],
+      ['VUs', (r) => r.vus],
+      ['before: ok / requests', (r) => `${r.before.ok} / ${r.before.requests}`],
+      ['during outage: answers', (r) => outcomes(r.during)],
+      ['failures: n, p50 / p99 / max', (r) => failures(r.during)],
+      ['verdict', (r) => `**${r.verdict}**`],
+      ['first 200 after db start', (r) => msOr(r.firstOkMs, 'never')],
+      ['all 200 from', (r) => msOr(r.allOkMs, 'never')],
+      ['after: ok / requests', (r) => `${r.after.ok} / ${r.after.requests}`],
+      ['model restarted', ({ m }) => (m === undefined ? 'n/a' : m.restarted ? '**yes**' : 'no')],
+      ['DB conns after / max', ({ m }) => (m === undefined ? 'n/a' : `${m.connectionsAfter ?? 'n/a'} / ${m.maxConnections ?? 'n/a'}`)],
+      ['leak', ({ m }) => m?.leak ?? 'n/a'],
+    ],
+    result.rows.map((r) => ({ ...r, m: perModel.get(r.model) })),
+  );
 }
 
 export function overloadTable(rows: OverloadRow[]): string[] {
-  const header = [
-    'model',
-    'knee (source)',
-    'offered',
-    'answers',
-    'ok p50 / p99',
-    'peak memory / limit',
-    'units started / peak pids',
-    'restarts / OOM kills',
-    'healthy again after',
-    'verdict',
-    'other containers during it',
-  ];
-  return [
-    line(header),
-    rule(header.length),
-    ...rows.map((r) =>
-      line([
-        r.model,
-        `${r.knee.rate.toFixed(0)}/s${r.knee.reached ? '' : ' (at least)'} (${r.knee.source})`,
-        `${r.rate}/s${r.capped ? ' (capped)' : ''} for 15 s`,
-        outcomes(r.figures),
-        `${msOr(r.figures.okMs.p50)} / ${msOr(r.figures.okMs.p99)}`,
-        `${mb(r.peakMemoryBytes)} / ${mb(r.memoryLimitBytes)}`,
-        `${r.unitsStarted ?? 'n/a'} / ${r.pidsPeak ?? 'n/a'}`,
-        `${r.restarts} / ${r.oomKills}`,
-        msOr(r.recoveredMs, 'not within 60 s'),
-        `**${r.verdict}**${r.droppedNote ? ` (${r.droppedNote})` : ''}`,
-        r.isolation,
-      ]),
-    ),
-  ];
+  return table<OverloadRow>(
+    [
+      ['model', (r) => r.model],
+      ['knee (source)', ({ knee }) => `${knee.rate.toFixed(0)}/s${knee.reached ? '' : ' (at least)'} (${knee.source})`],
+      ['offered', (r) => `${r.rate}/s${r.capped ? ' (capped)' : ''} for 15 s`],
+      ['answers', (r) => outcomes(r.figures)],
+      ['ok p50 / p99', ({ figures: { okMs } }) => `${msOr(okMs.p50)} / ${msOr(okMs.p99)}`],
+      ['peak memory / limit', (r) => `${mb(r.peakMemoryBytes)} / ${mb(r.memoryLimitBytes)}`],
+      ['units started / peak pids', (r) => `${r.unitsStarted ?? 'n/a'} / ${r.pidsPeak ?? 'n/a'}`],
+      ['restarts / OOM kills', (r) => `${r.restarts} / ${r.oomKills}`],
+      ['healthy again after', (r) => msOr(r.recoveredMs, 'not within 60 s')],
+      ['verdict', (r) => `**${r.verdict}**${r.droppedNote ? ` (${r.droppedNote})` : ''}`],
+      ['other containers during it', (r) => r.isolation],
+    ],
+    rows,
+  );
 }
 
 export function shutdownTable(results: ShutdownResult[]): string[] {
-  const header = [
-    'model',
-    'target',
-    'VUs',
-    'in flight at stop',
-    'sent while draining',
-    'sent while stopped',
-    'stop took / exit code',
-    'healthy after start',
-    'first 200 after start',
-    'verdict',
-    'other containers',
-  ];
-  return [
-    line(header),
-    rule(header.length),
-    ...results.flatMap((s) =>
-      s.rows.map((r) =>
-        line([
-          r.model,
-          via(r.target),
-          r.vus,
-          `${outcomes(r.inFlight)}`,
-          `${outcomes(r.duringStop)}${r.duringStop.failed > 0 ? ` (max ${r.duringStop.failureMs.max} ms)` : ''}`,
-          `${outcomes(r.whileDown)}${r.whileDown.failed > 0 ? ` (max ${r.whileDown.failureMs.max} ms)` : ''}`,
-          `${s.stopMs} ms / ${s.exitCode}${s.oomKilled ? ' (OOM)' : ''}`,
-          msOr(s.healthyAfterStartMs, 'not within 60 s'),
-          msOr(r.firstOkAfterStartMs, 'never'),
-          `**${r.verdict}**`,
-          s.isolation,
-        ]),
-      ),
-    ),
-  ];
+  // One row per target; the stop itself (its time, exit code, restart) is the model's.
+  type Row = ShutdownResult['rows'][number] & { stop: ShutdownResult };
+  return table<Row>(
+    [
+      ['model', (r) => r.model],
+      ['target', (r) => via(r.target)],
+      ['VUs', (r) => r.vus],
+      ['in flight at stop', (r) => outcomes(r.inFlight)],
+      ['sent while draining', (r) => outcomesWithMax(r.duringStop)],
+      ['sent while stopped', (r) => outcomesWithMax(r.whileDown)],
+      ['stop took / exit code', ({ stop: s }) => `${s.stopMs} ms / ${s.exitCode}${s.oomKilled ? ' (OOM)' : ''}`],
+      ['healthy after start', (r) => msOr(r.stop.healthyAfterStartMs, 'not within 60 s')],
+      ['first 200 after start', (r) => msOr(r.firstOkAfterStartMs, 'never')],
+      ['verdict', (r) => `**${r.verdict}**`],
+      ['other containers', (r) => r.stop.isolation],
+    ],
+    results.flatMap((stop) => stop.rows.map((r) => ({ ...r, stop }))),
+  );
 }
 
 export interface ReportParts {
