@@ -178,15 +178,18 @@ async function main(): Promise<number> {
   const containerEvidence: Record<string, unknown> = {};
   const modelKnobs: NonNullable<Environment['modelKnobs']> = {};
   const cpusetsRead: Record<string, string> = {};
+  // db's and proxy's as the run pinned them (read back then: by now their pins are lifted), else as they are.
   for (const c of [dbContainer, proxyContainer]) {
     if (c !== undefined)
       cpusetsRead[c.service] =
+        runner.measurementCpusets[c.service] ??
         (
           await docker
             .getContainer(c.id)
             .inspect()
             .catch(() => undefined)
-        )?.HostConfig.CpusetCpus ?? '';
+        )?.HostConfig.CpusetCpus ??
+        '';
   }
   for (const model of models) {
     const evidence = await fetchEvidence(modelUrl(model), 5000);
@@ -227,6 +230,7 @@ async function main(): Promise<number> {
       why: isolation.why,
       claimed: isolation.cpusets === null ? null : { model: isolation.cpusets.model, measurement: isolation.cpusets.measurement },
       read: cpusetsRead,
+      measurementReadWhilePinned: Object.keys(runner.measurementCpusets).length > 0,
     },
     composeVersion: env.COMPOSE_VERSION || null,
     workTreeClean: env.WORK_TREE_CLEAN === '1' ? true : env.WORK_TREE_CLEAN === '0' ? false : null,

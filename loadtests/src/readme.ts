@@ -55,6 +55,7 @@ const mark = (i: number) => SUPERSCRIPTS[i] ?? `[${i + 1}]`;
 /** Footnotes for invalid rows: one per kind of reason (numbers aside), in order of first use. */
 class Footnotes {
   readonly #keys: string[] = [];
+  /** The first reason of each kind, as written; its figures become "…" once another row's differ. */
   readonly #texts: string[] = [];
   readonly #rows: string[][] = [];
 
@@ -65,8 +66,10 @@ class Footnotes {
       let i = this.#keys.indexOf(key);
       if (i === -1) {
         i = this.#keys.push(key) - 1;
-        this.#texts.push(reason.replace(NUMBER, '…'));
+        this.#texts.push(reason);
         this.#rows.push([]);
+      } else if (this.#texts[i] !== reason) {
+        this.#texts[i] = reason.replace(NUMBER, '…');
       }
       const where = `${r.model} ${r.level.name}`;
       if (!this.#rows[i]!.includes(where)) this.#rows[i]!.push(where);

@@ -29,7 +29,14 @@ export interface Environment {
   /** Which memory figure the rows carry (the one closest to what the container's limit charges). */
   memoryDefinition?: string;
   /** ISOLATE: cpusets claimed and read back per container; null: every container shares every core. */
-  cpusets?: { setting: string; why: string; claimed: { model: string; measurement: string } | null; read: Record<string, string> } | null;
+  cpusets?: {
+    setting: string;
+    why: string;
+    claimed: { model: string; measurement: string } | null;
+    read: Record<string, string>;
+    /** db's and proxy's were read while pinned; absent in earlier runs, which read them after the run had lifted the pins. */
+    measurementReadWhilePinned?: boolean;
+  } | null;
   composeVersion?: string | null;
   /** `git status --porcelain` was empty when make load started; null: unknown. */
   workTreeClean?: boolean | null;
@@ -44,12 +51,13 @@ export interface Environment {
 export function cpusetsSentence(env: Pick<Environment, 'cpusets'>): string {
   if (env.cpusets === undefined) return 'not recorded';
   if (env.cpusets === null) return 'not pinned: the model, k6, Postgres and nginx shared every core';
-  const { setting, why, claimed, read } = env.cpusets;
+  const { setting, why, claimed, read, measurementReadWhilePinned } = env.cpusets;
   const claim =
     claimed === null ? 'nothing pinned' : `model on ${claimed.model}, measurement (k6, Postgres, nginx) on ${claimed.measurement}`;
+  const afterLift = claimed !== null && measurementReadWhilePinned !== true;
   return `ISOLATE=${setting} (${why}): ${claim}; read back: ${
     Object.entries(read)
-      .map(([c, set]) => `${c} ${set}`)
+      .map(([c, set]) => `${c} ${set}${afterLift && (c === 'db' || c === 'proxy') ? ' (read after the run had lifted its pin)' : ''}`)
       .join(', ') || 'n/a'
   }`;
 }

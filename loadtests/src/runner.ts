@@ -180,6 +180,8 @@ export class Runner {
   readonly rows: Row[] = [];
   /** Per model: its fresh start and idle baseline. */
   readonly starts: Record<ModelName, ModelStart> = {};
+  /** ISOLATE: db's and proxy's cpusets read back right after pinning them (the pins are lifted at the end). */
+  readonly measurementCpusets: Record<string, string> = {};
 
   constructor(docker: Docker, db: Database, plan: RunPlan) {
     this.#docker = docker;
@@ -232,7 +234,7 @@ export class Runner {
       return;
     }
     for (const c of [this.#plan.db, this.#plan.proxy]) {
-      if (c !== undefined) await setCpuset(this.#docker, c.id, sets.measurement);
+      if (c !== undefined) this.measurementCpusets[c.service] = await setCpuset(this.#docker, c.id, sets.measurement);
     }
   }
 

@@ -83,6 +83,29 @@ test("invalid rows get a footnote with the runner's reason; a model without rows
   assert.doesNotMatch(renderTime(timed), /timings\.json/);
 });
 
+test("a footnote keeps the runner's figures when one row has that reason, and says … where rows' figures differ", () => {
+  const busy = (percent: number) => `the host's CPUs were ${percent}% busy: k6 competed with the model and Postgres for CPU`;
+  const invalidate = (run: Run, model: string, percent: number) => {
+    for (const row of run.rows.filter((r) => r.model === model)) row.validity = { valid: false, reasons: [busy(percent)] };
+  };
+  const one = renderResults(
+    fakeRun((run) => {
+      for (const row of run.rows) row.validity = { valid: true, reasons: [] };
+      invalidate(run, 'forking', 97);
+    }),
+  );
+  assert.ok(one.includes(`¹ Marked **invalid** by the runner: ${busy(97)} (forking `), one);
+  const two = renderResults(
+    fakeRun((run) => {
+      for (const row of run.rows) row.validity = { valid: true, reasons: [] };
+      invalidate(run, 'forking', 97);
+      invalidate(run, 'threaded', 91);
+    }),
+  );
+  assert.ok(two.includes("¹ Marked **invalid** by the runner: the host's CPUs were …% busy"), two);
+  assert.doesNotMatch(two, /² Marked/);
+});
+
 test('writeRegions refuses a README without the markers rather than appending', () => {
   assert.throws(() => writeRegions('# no markers\n', fakeRun()), /markers/);
 });

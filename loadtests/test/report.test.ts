@@ -10,7 +10,7 @@ import { everyVuPreallocated, judgeValidity } from '../src/validity.ts';
 import { SEED, floorMs, observedBottleneck, verdictFor } from '../src/seed.ts';
 import { renderSeedTable } from '../src/seed-table.ts';
 import { MODELS } from '../src/models.ts';
-import { judgeRows, renderReport } from '../src/report.ts';
+import { cpusetsSentence, judgeRows, renderReport } from '../src/report.ts';
 import { logTicks, renderCharts } from '../src/charts.ts';
 import { pointLatest, writeReport } from '../src/runner.ts';
 import type { Environment } from '../src/report.ts';
@@ -417,4 +417,21 @@ test('charts: log latency ticks at 50/100/200/500/1000 ms, the floor drawn and l
   assert.match(latency, /floor 50 ms/);
   for (const p of ['p50', 'p90', 'p99']) assert.match(latency, new RegExp(`>${p}</text>`), `legend entry ${p}`);
   assert.match(charts.find((c) => c.file === 'memory.svg')!.svg, /memory \(MB, log scale\)/);
+});
+
+test("the cpusets sentence says where db's and proxy's pins were read: while pinned, or (older runs) after the lift", () => {
+  const cpusets = {
+    setting: 'auto',
+    why: 'ISOLATE=auto: 2 cores',
+    claimed: { model: '1', measurement: '0' },
+    read: { db: '0', proxy: '0', eventloop: '1' },
+  };
+  const pinned = cpusetsSentence({ cpusets: { ...cpusets, measurementReadWhilePinned: true } });
+  assert.match(pinned, /read back: db 0, proxy 0, eventloop 1$/);
+  const older = cpusetsSentence({ cpusets: { ...cpusets, read: { db: '0-1', proxy: '0-1', eventloop: '1' } } });
+  assert.match(
+    older,
+    /db 0-1 \(read after the run had lifted its pin\), proxy 0-1 \(read after the run had lifted its pin\), eventloop 1$/,
+  );
+  assert.equal(cpusetsSentence({ cpusets: null }), 'not pinned: the model, k6, Postgres and nginx shared every core');
 });
