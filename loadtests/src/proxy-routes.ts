@@ -27,12 +27,24 @@ export async function wrongProxyRoutes(models: readonly string[], proxyBase = 'h
     .map(([model, answered]) => `/${model}/ ${answered === undefined ? 'did not answer' : `reaches ${answered}`}`);
 }
 
-/** Throws, naming each wrong path, unless every model's proxy path reaches that model. */
+/**
+ * Throws, naming each wrong path, unless every model's proxy path reaches that model. A path
+ * that reaches another model is nginx's stale address; one that does not answer is more often
+ * the model itself (down, or still working off an earlier load: a unit-per-connection model
+ * can take minutes), and each gets its own way out.
+ */
 export async function assertProxyRoutes(models: readonly string[], proxyBase?: string): Promise<void> {
   const wrong = await wrongProxyRoutes(models, proxyBase);
-  if (wrong.length > 0) {
-    throw new Error(
-      `nginx routes ${wrong.join(', ')}: it still has the addresses of containers that were recreated since it started. Run \`make up\` (it restarts the proxy then) and try again`,
-    );
-  }
+  if (wrong.length === 0) return;
+  const silent = wrong.filter((line) => line.endsWith(' did not answer'));
+  const elsewhere = wrong.filter((line) => !silent.includes(line));
+  const reasons = [
+    elsewhere.length === 0
+      ? null
+      : `nginx routes ${elsewhere.join(', ')}: it still has the addresses of containers that were recreated since it started, and \`make up\` restarts it`,
+    silent.length === 0
+      ? null
+      : `through nginx ${silent.join(', ')} within 5 s: is that model down or still working off an earlier load? (\`make ps\` shows it unhealthy; it answers again once it recovers, or after \`docker restart\` of its container)`,
+  ];
+  throw new Error(`${reasons.filter((r) => r !== null).join('; ')}. Then try again`);
 }

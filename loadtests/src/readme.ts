@@ -196,8 +196,13 @@ export function renderTime(run: Run): string {
   const placeholder =
     missing.length === 0 ? '' : ` (${missing.join(' and ')} in \`${run.path}/timings.json\`, in seconds, fill these in: \`make readme\`)`;
   const measured = (s: number | undefined, what: string) => `${what}: ${s === undefined ? 'not measured' : minutes(s)}`;
+  // make test's time is with the test runner image built; a host's first make test builds it too.
+  const firstTest =
+    t.makeTestS === undefined || t.testRunnerImageBuildS === undefined
+      ? ''
+      : ` with the test runner image built (the first time, building it took ${minutes(t.testRunnerImageBuildS)} more)`;
   return [
-    `How long, on the ${host} host of the reference run: \`make load\` (profile \`${run.env.profile}\`) ran ${load} from the runner's start to its end (\`environment.json\`); ${measured(t.makeUpS, '`make up`')}; ${measured(t.makeTestS, '`make test`')}${placeholder}. On an 8-core host: not measured.`,
+    `How long, on the ${host} host of the reference run: \`make load\` (profile \`${run.env.profile}\`) ran ${load} from the runner's start to its end (\`environment.json\`); ${measured(t.makeUpS, '`make up`')}; ${measured(t.makeTestS, '`make test`')}${firstTest}${placeholder}. On an 8-core host: not measured.`,
     '',
     `One chart of that run ([report](${run.path}/report.md)):`,
     '',

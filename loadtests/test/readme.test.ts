@@ -81,6 +81,13 @@ test("invalid rows get a footnote with the runner's reason; a model without rows
   });
   assert.match(renderTime(timed), /`make up`: 43 s; `make test`: 3 min\. On an 8-core host: not measured/);
   assert.doesNotMatch(renderTime(timed), /timings\.json/);
+  const firstBuild = fakeRun((r) => {
+    r.timings = { makeTestS: 600, makeUpS: 43, testRunnerImageBuildS: 1128 };
+  });
+  assert.match(
+    renderTime(firstBuild),
+    /`make test`: 10 min with the test runner image built \(the first time, building it took 19 min more\)\./,
+  );
 });
 
 test("a footnote keeps the runner's figures when one row has that reason, and says … where rows' figures differ", () => {
