@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Admission } from './admission.ts';
 import { identify } from './identity.ts';
-import type { ModelDescription } from './stats.ts';
+import { Recorder, type ModelDescription } from './stats.ts';
 
 /** How a unit ended: it exited 0, it died (non-zero code, a signal, out of memory), or it never started (fork EAGAIN...). */
 export type UnitEnd = 'ended' | 'crashed' | 'failed_to_start';
@@ -34,20 +34,24 @@ export function whenExited(unit: {
   );
 }
 
+/** A thread or a process (for /model, and the 503 that names the bound). */
+export type ConnectionUnitKind = 'thread' | 'process';
+
 export interface UnitPerConnectionOptions {
-  /** Who answers the 503s written while a connection waits for a unit. */
-  model: string;
   /** Most units alive at once; null for no bound (the classic model). */
   limit: number | null;
   /** Connections that may wait (in the shared Admission line) when `limit` units are alive; beyond: 503. */
   queueMax: number;
-  /** What a unit is: a thread or a process (for /model, and the 503 that names the bound). */
-  unitKind: 'thread' | 'process';
-  /** Start a new unit and hand it the (paused) socket. */
-  start(socket: Socket): ConnectionUnit;
+  /** Start a new unit and hand it the (paused) socket; the unit reports its requests to `recorder`. */
+  start(socket: Socket, recorder: Recorder): ConnectionUnit;
+  /** What only the entry file knows, for /model: its pids, its pools, anything extra. */
+  evidence(): Pick<ModelDescription, 'pids' | 'db'> & { extra?: Record<string, unknown> };
 }
 
 export class UnitPerConnection {
+  /** The service's request counts and /model evidence: the units, the waiting line, and the entry file's own. */
+  readonly #recorder: Recorder;
+  readonly #unitKind: ConnectionUnitKind;
   readonly #options: UnitPerConnectionOptions;
   readonly #admission: Admission;
   readonly #alive = new Set<ConnectionUnit>();
@@ -55,25 +59,29 @@ export class UnitPerConnection {
   #crashed = 0;
   #closing = false;
 
-  constructor(options: UnitPerConnectionOptions) {
+  /** `model` answers the 503s written while a connection waits for a unit; `unitKind` is what each connection gets. */
+  constructor(model: string, unitKind: ConnectionUnitKind, options: UnitPerConnectionOptions) {
+    this.#unitKind = unitKind;
     this.#options = options;
-    const { model, limit, queueMax, unitKind } = options;
+    const { limit, queueMax } = options;
     const unitsName = unitKind === 'thread' ? 'threads' : 'processes';
     this.#admission = new Admission({
       queueMax,
       identity: identify(model),
       overloaded: `all ${limit} ${unitsName} are busy and ${queueMax} connections are waiting`,
     });
+    this.#recorder = new Recorder(model, () => this.#describe());
   }
 
   /**
    * For /model: the units (what they are, alive, started, the bound), the waiting line and
    * the units that died, with what only the entry file knows (its pids, pools, extra).
    */
-  describe(own: Pick<ModelDescription, 'pids' | 'db'> & { extra?: Record<string, unknown> }): ModelDescription {
+  #describe(): ModelDescription {
     const admission = this.#admission;
+    const own = this.#options.evidence();
     return {
-      unitKind: this.#options.unitKind,
+      unitKind: this.#unitKind,
       unitsAlive: this.#alive.size,
       unitsStarted: this.#started,
       unitsLimit: this.#options.limit,
@@ -112,7 +120,7 @@ export class UnitPerConnection {
   #start(socket: Socket): void {
     let unit: ConnectionUnit;
     try {
-      unit = this.#options.start(socket);
+      unit = this.#options.start(socket, this.#recorder);
     } catch {
       this.#startFailed(socket);
       return;

@@ -6,7 +6,7 @@
 // wait in the parent (QUEUE_MAX), beyond that they get a fast 503.
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { Recorder, UnitPerConnection, createLogger, listen, onShutdownSignal, runService, unitEnv } from '@models/common';
+import { UnitPerConnection, createLogger, listen, onShutdownSignal, runService, unitEnv } from '@models/common';
 import { startChild } from './child-process.ts';
 import { MODEL, loadForkingSettings } from './settings.ts';
 
@@ -15,20 +15,16 @@ runService(async () => {
   const log = createLogger(config.logLevel, MODEL);
   const env = unitEnv(MODEL); // the children read their settings from it, as the parent did
   const children = new Set<ChildProcess>();
-  const processes: UnitPerConnection = new UnitPerConnection({
-    model: MODEL,
-    unitKind: 'process',
+  const processes = new UnitPerConnection(MODEL, 'process', {
     limit: maxProcs,
     queueMax,
-    start: (socket) => startChild(socket, { recorder, log, env, childFlags, children }),
-  });
-  const recorder: Recorder = new Recorder(MODEL, () =>
-    processes.describe({
+    start: (socket, recorder) => startChild(socket, { recorder, log, env, childFlags, children }),
+    evidence: () => ({
       pids: [process.pid, ...[...children].flatMap((child) => (child.pid === undefined ? [] : [child.pid]))],
       db: { delayMs: config.dbDelayMs, poolMaxPerUnit: config.db.poolMax, pools: children.size },
       extra: { childFlags },
     }),
-  );
+  });
 
   // accept -> a new process for this connection
   const server = createServer({ pauseOnConnect: true }, (socket) => processes.accept(socket));

@@ -5,7 +5,7 @@
 // sharing a JDBC pool. MAX_THREADS bounds live threads (0 = unbounded, the classic model);
 // at the bound, connections wait in the main thread (QUEUE_MAX), beyond that they get 503.
 import { createServer } from 'node:net';
-import { Recorder, UnitPerConnection, createLogger, listen, onShutdownSignal, openPoolStore, runService, unitEnv } from '@models/common';
+import { UnitPerConnection, createLogger, listen, onShutdownSignal, openPoolStore, runService, unitEnv } from '@models/common';
 import { startConnectionThread } from './connection-thread.ts';
 import { MODEL, loadThreadedSettings } from './settings.ts';
 
@@ -14,20 +14,16 @@ runService(async () => {
   const log = createLogger(config.logLevel, MODEL);
   const store = openPoolStore(config, MODEL, log);
   const env = unitEnv(MODEL); // the threads read their settings from it, as this thread did
-  const threads: UnitPerConnection = new UnitPerConnection({
-    model: MODEL,
-    unitKind: 'thread',
+  const threads = new UnitPerConnection(MODEL, 'thread', {
     limit: maxThreads,
     queueMax,
-    start: (socket) => startConnectionThread(socket, { store, recorder, log, resourceLimits, env }),
-  });
-  const recorder: Recorder = new Recorder(MODEL, () =>
-    threads.describe({
+    start: (socket, recorder) => startConnectionThread(socket, { store, recorder, log, resourceLimits, env }),
+    evidence: () => ({
       pids: [process.pid],
       db: { delayMs: config.dbDelayMs, poolMaxPerUnit: config.db.poolMax, pools: 1, pool: store.poolStats() },
       extra: { resourceLimits },
     }),
-  );
+  });
 
   // accept -> a new thread for this connection
   const server = createServer({ pauseOnConnect: true }, (socket) => threads.accept(socket));
