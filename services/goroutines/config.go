@@ -29,7 +29,11 @@ type dbConfig struct {
 	poolMax int
 	// connectionTimeout bounds the wait for a connection, fresh or pooled, before a 503.
 	connectionTimeout time.Duration
-	statementTimeout  time.Duration
+	// connectTimeout bounds opening a new connection (pgconn's ConnectTimeout). Longer than
+	// connectionTimeout on purpose: a request that stops waiting leaves the connection to
+	// finish opening and join the pool (see withConn).
+	connectTimeout   time.Duration
+	statementTimeout time.Duration
 	// idleTimeout closes idle pool connections; 0 keeps them.
 	idleTimeout time.Duration
 }
@@ -168,6 +172,7 @@ func loadConfig(e env) (config, error) {
 	c.db.database = text("DB_NAME", "hello_world", false)
 	c.db.poolMax = integer("DB_POOL_MAX", intRule{def: defaultPoolMax, min: 1, max: 10_000})
 	c.db.connectionTimeout = ms(integer("DB_CONNECTION_TIMEOUT_MS", intRule{def: 750, min: 1, max: 600_000}))
+	c.db.connectTimeout = ms(integer("DB_CONNECT_TIMEOUT_MS", intRule{def: 5_000, min: 1, max: 600_000}))
 	c.db.idleTimeout = ms(integer("DB_IDLE_TIMEOUT_MS", intRule{def: 30_000, min: 0, max: 3_600_000}))
 	c.shutdownTimeout = ms(integer("SHUTDOWN_TIMEOUT_MS", intRule{def: 10_000, min: 100, max: 600_000}))
 	c.keepAliveTimeout = ms(integer("KEEP_ALIVE_TIMEOUT_MS", intRule{def: defaultKeepAliveTimeout, min: 1, max: 3_600_000}))

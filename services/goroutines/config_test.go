@@ -22,7 +22,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("server defaults: %+v", c)
 	}
 	if c.db.host != "localhost" || c.db.port != 5432 || c.db.user != "benchmarkdbuser" || c.db.database != "hello_world" ||
-		c.db.poolMax != 100 || c.db.connectionTimeout != 750*time.Millisecond || c.db.statementTimeout != 5*time.Second ||
+		c.db.poolMax != 100 || c.db.connectionTimeout != 750*time.Millisecond || c.db.connectTimeout != 5*time.Second || c.db.statementTimeout != 5*time.Second ||
 		c.db.idleTimeout != 30*time.Second {
 		t.Errorf("database defaults: %+v", c.db)
 	}

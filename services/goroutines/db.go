@@ -49,7 +49,7 @@ func newStore(c dbConfig, delay time.Duration, applicationName string) (*store, 
 	cc := pc.ConnConfig
 	cc.Host, cc.Port, cc.User, cc.Password, cc.Database = c.host, uint16(c.port), c.user, c.password, c.database
 	cc.Fallbacks = nil
-	cc.ConnectTimeout = c.connectionTimeout
+	cc.ConnectTimeout = c.connectTimeout
 	// Startup parameters, as the Node pool sends them: no extra statement per connection.
 	cc.RuntimeParams["statement_timeout"] = strconv.FormatInt(c.statementTimeout.Milliseconds(), 10)
 	cc.RuntimeParams["application_name"] = applicationName
@@ -69,7 +69,10 @@ func newStore(c dbConfig, delay time.Duration, applicationName string) (*store, 
 }
 
 // withConn runs fn on a pooled connection. The wait for it is bounded by
-// DB_CONNECTION_TIMEOUT_MS; the statement by statement_timeout plus that much
+// DB_CONNECTION_TIMEOUT_MS; a new connection still opening when the wait ends goes on
+// opening (puddle builds it apart from the acquire's context, up to DB_CONNECT_TIMEOUT_MS)
+// and joins the pool, instead of being torn down at 750 ms and started again, which on a
+// busy host kept the pool from ever growing. The statement by statement_timeout plus that much
 // (the Node pool's query_timeout). A client that disconnects does not cancel the
 // work: the statement runs to its end, as in the Node models, and the connection
 // is not thrown away.

@@ -25,7 +25,8 @@ export function servePipeCalls(calls: Readable, answers: Writable, store: WorldS
 /**
  * Client side of the pipe: the process's only thread sleeps in read(2) on answerFd.
  * Node's readSync has no timeout, so the OWNER bounds every answer: its pool gives up
- * waiting for or opening a connection after connectionTimeoutMs and on a query after
+ * waiting for a connection after connectionTimeoutMs (one still opening goes on, for the
+ * next request) and on a query after
  * statement_timeout (server) / query_timeout (client), and then answers with the error.
  * If the owner itself is gone, the pipe reaches end-of-file: an error, never a hang.
  */

@@ -55,8 +55,13 @@ export interface DbConfig {
   database: string;
   /** Connections per pool (per process or thread that owns a pool). */
   poolMax: number;
-  /** How long to wait for a connection, fresh or from the pool, before answering 503. */
+  /** How long a request waits for a connection, fresh or from the pool, before answering 503. */
   connectionTimeoutMs: number;
+  /**
+   * How long a NEW connection may take to open (TCP, authentication, session start) before
+   * the pool abandons it. Longer than the wait above on purpose: see PoolStore.
+   */
+  connectTimeoutMs: number;
   /** Postgres statement_timeout for every query. */
   statementTimeoutMs: number;
   idleTimeoutMs: number;
@@ -113,6 +118,7 @@ export function loadConfig(env: Env, defaults: ConfigDefaults = {}): ServiceConf
       database: readString(env, 'DB_NAME', 'hello_world'),
       poolMax: readInt(env, 'DB_POOL_MAX', { default: defaults.dbPoolMax ?? 10, min: 1, max: 10_000 }),
       connectionTimeoutMs: readInt(env, 'DB_CONNECTION_TIMEOUT_MS', { default: 750, min: 1, max: 600_000 }),
+      connectTimeoutMs: readInt(env, 'DB_CONNECT_TIMEOUT_MS', { default: 5_000, min: 1, max: 600_000 }),
       statementTimeoutMs,
       idleTimeoutMs: readInt(env, 'DB_IDLE_TIMEOUT_MS', { default: 30_000, min: 0, max: 3_600_000 }),
     },

@@ -9,6 +9,7 @@ test('defaults: explicit pool size and a connection timeout under 1 s', () => {
   const config = loadConfig(base);
   assert.equal(config.db.poolMax, 10);
   assert.equal(config.db.connectionTimeoutMs, 750);
+  assert.equal(config.db.connectTimeoutMs, 5_000);
   assert.equal(config.dbDelayMs, 50);
   assert.equal(config.listenBacklog, 8_192);
   assert.deepEqual(listenOptions(loadConfig({ ...base, HOST: '127.0.0.1', PORT: '0', LISTEN_BACKLOG: '64' })), {

@@ -11,7 +11,9 @@ import type { Evidence } from '../src/stats.ts';
 import { startTestDatabase, type TestDatabase } from './postgres.ts';
 import { serviceCommand, startService, type RunningService, type ServiceTarget } from './service.ts';
 import { get, rawRequest, waitFor, type Response } from './http.ts';
+import { Agent } from 'node:http';
 import { assertBadInputNeverBreaks } from './bad-input-property.ts';
+import { slowDatabase } from './slow-database.ts';
 
 export interface ModelUnderTest {
   name: string;
@@ -219,6 +221,7 @@ export function conformanceSuite(models: readonly ModelUnderTest[]): void {
       httpEdgeCases(model, () => svc);
       abortedRequests(model, env);
       clientSafeOutageBodies(model, env);
+      slowSessionOpening(model, env);
       signalDuringStartUp(model, env);
     });
   }
@@ -387,6 +390,37 @@ function clientSafeOutageBodies(model: ModelUnderTest, env: () => Record<string,
       }
     });
   }
+}
+
+/**
+ * A new database connection that takes longer to open than a request may wait: that request
+ * gets its 503, but the connection goes on opening and serves the next request. A pool that
+ * tears it down at the request's deadline and starts again never grows on a busy host.
+ */
+function slowSessionOpening(model: ModelUnderTest, env: () => Record<string, string>): void {
+  test(
+    'a database connection slower to open than DB_CONNECTION_TIMEOUT_MS is kept and serves the next request',
+    { timeout: 60_000 },
+    async () => {
+      const base = env();
+      const slow = await slowDatabase({ DB_HOST: base.DB_HOST ?? '', DB_PORT: base.DB_PORT ?? '' }, 1_000);
+      const svc = await startService(model.entry, { ...base, ...slow.env, DB_CONNECTION_TIMEOUT_MS: '300', DB_POOL_MAX: '1' });
+      // One keep-alive connection: the same thread, child or worker serves both requests.
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const first = await get(`${svc.url}/db?id=1`, { agent });
+        assertJsonError(first, 503, model.name);
+        await new Promise((r) => setTimeout(r, 1_500)); // the session opens meanwhile (1 s)
+        const second = await get(`${svc.url}/db?id=2`, { agent });
+        assert.equal(second.status, 200, `${second.body}\n${svc.output()}`);
+        assert.equal(slow.closed(), 0, `${slow.opened()} database connections opened, ${slow.closed()} torn down again`);
+      } finally {
+        agent.destroy();
+        await svc.stop('SIGKILL');
+        await slow.close();
+      }
+    },
+  );
 }
 
 /**

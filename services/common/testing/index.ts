@@ -5,3 +5,4 @@ export * from './conformance.ts';
 export * from './bad-input-property.ts';
 export * from './bounded-units.ts';
 export * from './go-service.ts';
+export * from './slow-database.ts';
