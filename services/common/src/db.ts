@@ -126,12 +126,20 @@ export class PoolStore implements WorldStore {
   async #withClient<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.#acquire();
     let failure: Error | undefined;
+    // A checked-out client has no listener of the pool's: when Postgres ends the session
+    // mid-query (a restart, pg_terminate_backend), pg emits 'error' on the client before the
+    // query's rejection reaches us, and an 'error' nobody listens to ends the process.
+    const onError = (err: Error): void => {
+      failure ??= err;
+    };
+    client.on('error', onError);
     try {
       return await work(client);
     } catch (err) {
-      failure = err instanceof Error ? err : new Error(String(err));
+      failure ??= err instanceof Error ? err : new Error(String(err));
       throw classifyDbError(err);
     } finally {
+      client.removeListener('error', onError);
       client.release(failure);
     }
   }

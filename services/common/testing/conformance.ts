@@ -222,6 +222,7 @@ export function conformanceSuite(models: readonly ModelUnderTest[]): void {
       abortedRequests(model, env);
       clientSafeOutageBodies(model, env);
       slowSessionOpening(model, env);
+      sessionEndedMidQuery(model, env, () => db);
       signalDuringStartUp(model, env);
     });
   }
@@ -421,6 +422,34 @@ function slowSessionOpening(model: ModelUnderTest, env: () => Record<string, str
       }
     },
   );
+}
+
+/** Postgres ends a session while its query runs (a restart, an operator): one 503, no crash. */
+function sessionEndedMidQuery(model: ModelUnderTest, env: () => Record<string, string>, db: () => TestDatabase): void {
+  test('a database session ended mid-query: that request gets 503 JSON, the service keeps serving', { timeout: 60_000 }, async () => {
+    // Only sessions this service opens: earlier tests' services may still have queries sleeping.
+    const started = (await db().query<{ at: Date }>('SELECT clock_timestamp() AS at'))[0]?.at;
+    const svc = await startService(model.entry, { ...env(), DB_DELAY_MS: '2000' });
+    try {
+      const inFlight = get(`${svc.url}/db?id=7`);
+      const sleeping = async () => {
+        const rows = await db().query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep%' AND backend_start > $1",
+          [started],
+        );
+        return rows.length > 0 ? rows : undefined;
+      };
+      for (const { pid } of await waitFor('the query running in Postgres', sleeping, 10_000, 50)) {
+        await db().query('SELECT pg_terminate_backend($1)', [pid]);
+      }
+      assertJsonError(await inFlight, 503, model.name);
+      const next = await get(`${svc.url}/db?id=8`);
+      assert.equal(next.status, 200, `${next.body}\n${svc.output()}`);
+      assert.equal(svc.child.exitCode, null, `the service exited\n${svc.output()}`);
+    } finally {
+      await svc.stop('SIGKILL');
+    }
+  });
 }
 
 /**
