@@ -95,6 +95,8 @@ export class PoolStore implements WorldStore {
   readonly pool: pg.Pool;
   readonly #delaySeconds: number;
   readonly #waitMs: number;
+  /** Requests waiting now for a client, pooled or still opening (as the Go service counts them). Not pool.waitingCount: pg's queue keeps a request that already got its 503 until the pool serves or drops it. */
+  #waiting = 0;
 
   constructor(db: DbConfig, delayMs: number, applicationName: string, onIdleError: (err: Error) => void) {
     this.pool = new pg.Pool(poolOptions(db, applicationName));
@@ -155,6 +157,7 @@ export class PoolStore implements WorldStore {
    */
   async #acquire(): Promise<pg.PoolClient> {
     const acquiring = this.pool.connect();
+    this.#waiting += 1;
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new DatabaseUnavailableError(`no database connection within ${this.#waitMs} ms`)), this.#waitMs);
@@ -169,12 +172,13 @@ export class PoolStore implements WorldStore {
       );
       throw classifyDbError(err);
     } finally {
+      this.#waiting -= 1;
       clearTimeout(timer);
     }
   }
 
   poolStats(): PoolStats {
-    return { max: this.pool.options.max, total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+    return { max: this.pool.options.max, total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.#waiting };
   }
 
   async close(): Promise<void> {

@@ -6,12 +6,12 @@ import { after, before, describe, test } from 'node:test';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { Agent } from 'node:http';
 import { connect } from 'node:net';
 import type { Evidence } from '../src/stats.ts';
 import { startTestDatabase, type TestDatabase } from './postgres.ts';
 import { serviceCommand, startService, type RunningService, type ServiceTarget } from './service.ts';
 import { get, rawRequest, waitFor, type Response } from './http.ts';
-import { Agent } from 'node:http';
 import { assertBadInputNeverBreaks } from './bad-input-property.ts';
 import { slowDatabase } from './slow-database.ts';
 
