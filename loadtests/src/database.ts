@@ -70,6 +70,20 @@ export class Database {
     return Number(rows[0]?.calls ?? 0);
   }
 
+  /**
+   * How long Postgres itself took to execute the world statement since the last reset
+   * (pg_stat_statements exec time: from the executor's start to its end, so not the time a
+   * statement waited for a pooled connection or for its backend to be scheduled).
+   */
+  async worldQueryExecution(): Promise<{ meanMs: number; maxMs: number } | null> {
+    const rows = await this.#rows<{ mean: number | null; max: number | null }>(
+      'SELECT sum(total_exec_time) / nullif(sum(calls), 0) AS mean, max(max_exec_time) AS max FROM pg_stat_statements WHERE query = $1',
+      [WORLD_QUERY],
+    );
+    const { mean, max } = rows[0] ?? { mean: null, max: null };
+    return mean === null || max === null ? null : { meanMs: Number(mean), maxMs: Number(max) };
+  }
+
   /** World statements running right now (a level's leftovers must finish before the next is measured). */
   async activeWorldQueries(): Promise<number> {
     const rows = await this.#rows<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query = $1", [
