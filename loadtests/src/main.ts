@@ -28,7 +28,7 @@ import { runAsEntry } from './entry.ts';
 
 /** What every row's memory figures are (docker.ts frameToSample computes it). */
 export const MEMORY_DEFINITION =
-  "Docker stats memory_stats.usage minus memory_stats.stats.inactive_file (cgroup v2: memory.current minus the inactive file cache; what `docker stats` shows): the memory the container's limit charges that the kernel cannot simply drop before an OOM kill. Baseline: the same figure after the runner restarted the container and it was healthy and idle; RSS (summed over the model's processes, from /model) is reported beside it.";
+  "Docker stats memory_stats.usage minus memory_stats.stats.inactive_file (cgroup v2: memory.current minus the inactive file cache; what `docker stats` shows): the memory the container's limit charges that the kernel cannot simply drop before an OOM kill. Baseline: the same figure after the runner restarted the container before the level and it was healthy and idle; RSS (summed over the model's processes, from /model) is reported beside it.";
 
 /** Docker's size notation (4g, 512m, 1073741824) in bytes. */
 export function parseBytes(text: string | undefined): number | null {

@@ -1,7 +1,10 @@
 // The order of one load run as data: what the runner does for each model, so a test can read it.
-// Every model starts fresh (issue 15): its container is restarted, the runner waits until it is
-// healthy and idle and records its idle memory before the first level; after a restart the
-// proxy's routes are checked again before any level goes through nginx.
+// Every level starts fresh (issue 15): the model's container is restarted, the runner waits
+// until it is healthy and idle and records its idle memory, then measures. Restarting only
+// before a model's sweep was not enough: each level then began with the heap the level
+// before it grew (measured on the 2-core host: the event loop's 5,000 level via nginx began
+// at 166-232 MB, its idle baseline being 59 MB), so a row's memory depended on what ran
+// before it. After a restart the proxy's routes are checked again before a level through nginx.
 import type { Level, ModelName } from './scenarios.ts';
 
 export type Step =
@@ -14,12 +17,16 @@ export function planRun(models: readonly ModelName[], levels: readonly Level[], 
   const steps: Step[] = [];
   const total = models.length * levels.length;
   let index = 0;
-  const viaProxy = levels.some((l) => l.target === 'proxy');
   for (const model of models) {
-    if (options.restart) steps.push({ kind: 'restart', model });
-    steps.push({ kind: 'baseline', model });
-    if (viaProxy) steps.push({ kind: 'check-proxy-routes', model });
+    // Without restarts (RESTART=0) the baseline is still the model idle before its sweep.
+    if (!options.restart) steps.push({ kind: 'baseline', model });
+    let routesChecked = false;
     for (const level of levels) {
+      if (options.restart) steps.push({ kind: 'restart', model }, { kind: 'baseline', model });
+      if (level.target === 'proxy' && (options.restart || !routesChecked)) {
+        steps.push({ kind: 'check-proxy-routes', model });
+        routesChecked = true;
+      }
       index += 1;
       steps.push({ kind: 'level', model, level, index, total });
     }

@@ -170,6 +170,24 @@ export function rowLine(r: Judged): string {
     .join(' | ')} |`;
 }
 
+/** One row of "Where the time went": k6's latency beside the model's own and Postgres's. */
+export function tailLine(r: Judged): string {
+  const f = r.figures;
+  const service = r.tail?.service ?? null;
+  const exec = r.tail?.dbExecution ?? null;
+  const atMost = (v: number | null) => (v === null ? 'over 30 s' : `<= ${ms(v)}`);
+  return `| ${[
+    r.model,
+    connections(r),
+    `${ms(f.latencyMs.p50)} / ${ms(f.latencyMs.p99)}`,
+    service === null ? 'n/a' : `${atMost(service.p50AtMostMs)} / ${atMost(service.p99AtMostMs)}`,
+    service === null ? 'n/a' : `${pct(service.over100msPercent)} of ${service.requests}`,
+    exec === null ? 'n/a' : `${ms(exec.meanMs)} / ${ms(exec.maxMs)}`,
+  ]
+    .map(cell)
+    .join(' | ')} |`;
+}
+
 /** The top level each model reached in this run with `target`: its row in the summary table. */
 export function topRows(rows: Judged[], target: 'direct' | 'proxy' = 'direct'): Judged[] {
   const byModel = new Map<string, Judged>();
@@ -229,6 +247,14 @@ export function renderReport(profile: Profile, env: Environment, rows: Judged[],
           ...topRows(rows, 'proxy').map(rowLine),
           '',
         ]),
+    '## Where the time went',
+    '',
+    "k6 times a request from the client; the model times it from its handler to the end of the response (its `http_request_duration_seconds` histogram, read from /metrics before and after the level: a quantile is known only up to its bucket's bound), and Postgres times the statement's execution (pg_stat_statements). k6's time beyond the model's was spent outside the model: in k6 itself, nginx and the kernel's queues, on the cores they share. The model's time beyond Postgres's was spent waiting for a pooled connection, a unit or the CPU, or on the way to and from Postgres.",
+    '',
+    '| model | connections held | k6 p50 / p99 ms | in the model p50 / p99 ms | in the model over 100 ms, % of requests | Postgres execution mean / max ms |',
+    '|---|---|---|---|---|---|',
+    ...rows.map(tailLine),
+    '',
     '## Every level',
     '',
     HEADER,

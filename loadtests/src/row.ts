@@ -1,6 +1,7 @@
 // One measured level of one model: everything the validity rules, the verdict and the report read.
 import type { LoadFigures } from './k6-summary.ts';
 import type { Level, ModelName } from './scenarios.ts';
+import type { ServiceLatency } from './service-latency.ts';
 
 /** Fields marked optional are absent from rows.json of runs made before the runner wrote them. */
 export interface Resources {
@@ -69,6 +70,11 @@ export interface Row {
   /** cpusets as claimed (ISOLATE) and as Docker reports them; null fields: not pinned. */
   cpusets?: { claimedModel: string | null; model: string | null; claimedMeasurement: string | null; k6: string | null };
   limits: Limits;
+  /**
+   * Where the time went (service-latency.ts): the model's own timing of /db over the measured
+   * run, and Postgres's execution time of the statement. Null parts: not read.
+   */
+  tail?: { service: ServiceLatency | null; dbExecution: { meanMs: number; maxMs: number } | null };
   files: { k6: string; samples: string };
   /** DB_DELAY_MS the model reported on /model for this level (the floor under every latency). */
   dbDelayMs?: number | null;

@@ -25,6 +25,7 @@ import { judgeRows, renderReport, topRows, type Environment } from './report.ts'
 import type { Row } from './row.ts';
 import { HeldSampler, Ticker, fetchEvidence, getOnce, type HeldSample, type ModelEvidence, type TickSample } from './sampler.ts';
 import { modelSpec } from './models.ts';
+import { dbHistogram, histogramIncrease, serviceLatency, type Histogram } from './service-latency.ts';
 import { QUERY_FLOOR_S, levelSeconds, neededInFlight, offeredRate, type Level, type ModelName, type Profile } from './scenarios.ts';
 
 export interface RunPlan {
@@ -44,7 +45,7 @@ export interface RunPlan {
   proxy: ServiceContainer | undefined;
   /** ISOLATE: the model under test pinned apart from k6, Postgres and nginx; null: shared cores. */
   cpusets: Cpusets | null;
-  /** Restart each model before its sweep (issue 15). */
+  /** Restart the model before each level (issue 15; RESTART=0: never). */
   restart: boolean;
   /** Every core of the host as a cpuset ("0-1"): what pins are lifted to. */
   allCpus: string;
@@ -178,7 +179,7 @@ export class Runner {
   readonly #plan: RunPlan;
   #secondsLeft: number;
   readonly rows: Row[] = [];
-  /** Per model: its fresh start and idle baseline. */
+  /** Per model: its latest fresh start and idle baseline (before the level now measured). */
   readonly starts: Record<ModelName, ModelStart> = {};
   /** ISOLATE: db's and proxy's cpusets read back right after pinning them (the pins are lifted at the end). */
   readonly measurementCpusets: Record<string, string> = {};
@@ -263,7 +264,8 @@ export class Runner {
     // Pinned before the restart so the model starts seeing its own cores (M:N sizes its threads then).
     if (this.#plan.cpusets !== null) await setCpuset(this.#docker, c.id, this.#plan.cpusets.model);
     const t0 = Date.now();
-    const restarted = await restartAndWait(this.#docker, c.id, 10, 120_000);
+    const healthz = `${this.#plan.modelUrl(model)}/healthz`;
+    const restarted = await restartAndWait(this.#docker, c.id, 10, 120_000, async () => (await getOnce(healthz, 2000))?.status === 200);
     const addressAfter = await addressOn(this.#docker, c.id, c.network).catch(() => undefined);
     this.starts[model] = {
       startedAt: restarted.startedAt,
@@ -273,7 +275,7 @@ export class Runner {
       proxyRoutesWrong: [],
     };
     log(
-      `${model}: restarted for a fresh start in ${((Date.now() - t0) / 1000).toFixed(1)} s, ${restarted.healthy ? 'healthy' : 'NOT healthy within 120 s'}; address ${addressBefore ?? '?'} -> ${addressAfter ?? '?'}`,
+      `${model}: restarted for a fresh start in ${((Date.now() - t0) / 1000).toFixed(1)} s, ${restarted.healthy ? 'healthy' : 'NOT healthy (GET /healthz) within 120 s'}; address ${addressBefore ?? '?'} -> ${addressAfter ?? '?'}`,
     );
   }
 
@@ -318,6 +320,12 @@ export class Runner {
     );
   }
 
+  /** The model's /db latency histogram from its /metrics, or null when it did not answer. */
+  async #dbHistogram(model: ModelName): Promise<Histogram | null> {
+    const res = await getOnce(`${this.#plan.modelUrl(model)}/metrics`, 5000);
+    return res?.status === 200 ? dbHistogram(res.body) : null;
+  }
+
   /** nginx resolved the upstreams when it started: after a restart each path must still reach its own model. */
   async #checkRoutes(model: ModelName): Promise<void> {
     // A path that reaches another model is wrong; one that does not answer is only wrong for
@@ -359,6 +367,7 @@ export class Runner {
 
     const before = await containerState(this.#docker, container.id);
     const evidenceBefore = await fetchEvidence(plan.modelUrl(model), 5000);
+    const latencyBefore = await this.#dbHistogram(model);
     await this.#db.resetStatements();
 
     const start = Date.now();
@@ -393,6 +402,8 @@ export class Runner {
     this.#secondsLeft -= level.durationS + (level.holdRampS ?? 0) + 2 * 3;
 
     const executedQueries = await this.#db.worldQueryCalls();
+    const dbExecution = await this.#db.worldQueryExecution();
+    const service = serviceLatency(histogramIncrease(latencyBefore, await this.#dbHistogram(model)));
     const after = await containerState(this.#docker, container.id);
     const evidenceAfter = await fetchEvidence(plan.modelUrl(model), 5000);
     const refusals =
@@ -481,6 +492,7 @@ export class Runner {
         cgroupCpus: limitsFrom?.cgroup.cpuQuotaCores ?? null,
         cgroupMemoryBytes: limitsFrom?.cgroup.memoryLimitBytes ?? null,
       },
+      tail: { service, dbExecution },
       files: { k6: `raw/${fileBase}.json`, samples: `samples/${fileBase}.json` },
     };
     this.rows.push(row);
@@ -513,7 +525,7 @@ export class Runner {
       ),
     );
     log(
-      `${label}: ${figures.successesPerSecond.toFixed(0)} ok/s, p50 ${figures.latencyMs.p50.toFixed(1)} ms, p99 ${figures.latencyMs.p99.toFixed(1)} ms, errors ${figures.errorPercent.toFixed(2)}%, queries ${executedQueries}/${figures.allSucceeded ?? figures.succeeded} ok, held ${serverPeak ?? 'n/a'}${proxyId === undefined ? '' : ` (nginx ${proxyPeak ?? 'n/a'})`}, peak ${row.resources.peakMemoryBytes === null ? 'n/a' : Math.round(row.resources.peakMemoryBytes / 1e6)} MB, k6 CPU ${row.resources.k6CpuCoresAvg?.toFixed(2) ?? 'n/a'}`,
+      `${label}: ${figures.successesPerSecond.toFixed(0)} ok/s, p50 ${figures.latencyMs.p50.toFixed(1)} ms, p99 ${figures.latencyMs.p99.toFixed(1)} ms, errors ${figures.errorPercent.toFixed(2)}%, queries ${executedQueries}/${figures.allSucceeded ?? figures.succeeded} ok, in the model p99 <= ${service?.p99AtMostMs ?? 'n/a'} ms (${service?.over100msPercent.toFixed(2) ?? 'n/a'}% > 100 ms), Postgres max ${dbExecution?.maxMs.toFixed(1) ?? 'n/a'} ms, held ${serverPeak ?? 'n/a'}${proxyId === undefined ? '' : ` (nginx ${proxyPeak ?? 'n/a'})`}, peak ${row.resources.peakMemoryBytes === null ? 'n/a' : Math.round(row.resources.peakMemoryBytes / 1e6)} MB, k6 CPU ${row.resources.k6CpuCoresAvg?.toFixed(2) ?? 'n/a'}`,
     );
   }
 }

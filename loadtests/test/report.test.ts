@@ -280,13 +280,28 @@ test('the report has the per-model table with claims, verdicts and validity for 
   const rows = judgeRows([rowFrom('closed50'), rowFrom('dropped', 'prefork')], ENV);
   const md = renderReport(resolveProfile(readScenarioFile(), 'smoke'), ENV, rows, [{ file: 'latency.svg', title: 'Latency', svg: '' }]);
   assert.match(md, /Limits clamped:.*4 CPUs.*2 cores.*\*\*2 CPUs\*\*/);
-  const tableRows = md.split('\n').filter((l) => l.startsWith('| eventloop') || l.startsWith('| prefork'));
+  const [beforeTail = '', fromTail = ''] = md.split('## Where the time went');
+  const withoutTail = beforeTail + fromTail.slice(fromTail.indexOf('## Every level'));
+  const tableRows = withoutTail.split('\n').filter((l) => l.startsWith('| eventloop') || l.startsWith('| prefork'));
   assert.equal(tableRows.length, 6, "two models in the seed's table, the summary and the every-level tables");
   for (const line of tableRows) assert.match(line, /\| (valid|\*\*invalid\*\*: .+) \|$/);
   assert.match(md, /\| eventloop \| 50 \| 168 \(200\) \| 68\.3 \/ 121 \/ 531 \| 0 \/ 0 \| 61 MB \|/);
   assert.match(md, /event loop: ~50 MB, handles all 5K; bottleneck: \(blocking syscalls\)/);
   assert.match(md, /prefork at 5 @400\/s: k6 dropped 1331 iterations/);
   assert.match(md, /\(charts\/latency\.svg\)/);
+});
+
+test("where the time went: k6's latency beside the model's own bounds and Postgres's execution; rows without them say n/a", () => {
+  const timed = rowFrom('closed50', 'eventloop', (r) => {
+    r.tail = {
+      service: { requests: 4000, p50AtMostMs: 55, p99AtMostMs: 250, over100msPercent: 1.32 },
+      dbExecution: { meanMs: 50.08, maxMs: 51.9 },
+    };
+  });
+  const md = renderReport(resolveProfile(readScenarioFile(), 'smoke'), ENV, judgeRows([timed, rowFrom('closed50', 'prefork')], ENV), []);
+  const section = md.split('## Where the time went')[1]?.split('## Every level')[0] ?? '';
+  assert.match(section, /\| eventloop \| 50 \| 68\.3 \/ 531 \| <= 55\.0 \/ <= 250 \| 1\.32 of 4000 \| 50\.1 \/ 51\.9 \|/);
+  assert.match(section, /\| prefork \| 50 \| 68\.3 \/ 531 \| n\/a \| n\/a \| n\/a \|/);
 });
 
 test('rows through the proxy get their own summary table', () => {

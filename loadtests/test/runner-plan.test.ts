@@ -64,16 +64,33 @@ test('first requests spread uniformly over one think period: no wave at the star
   assert.ok(Math.abs(mean - 0.5) < 0.01, `mean ${mean}`);
 });
 
-test('the plan restarts every model and records its baseline before its first level, and checks the proxy routes after the restart', () => {
+test('the plan restarts the model and records its baseline before every level, and checks the proxy routes before each level through nginx', () => {
   const profile = resolveProfile(readScenarioFile(), 'small');
   const steps = planRun(['eventloop', 'mn'], profile.levels);
-  const kinds = steps.map((s) => `${s.kind}:${s.model}`);
-  assert.deepEqual(kinds.slice(0, 3), ['restart:eventloop', 'baseline:eventloop', 'check-proxy-routes:eventloop']);
-  const mnRestart = kinds.indexOf('restart:mn');
-  assert.ok(mnRestart > kinds.lastIndexOf('level:eventloop'), "mn restarts after eventloop's last level");
-  assert.equal(kinds[mnRestart + 1], 'baseline:mn');
-  assert.equal(steps.filter((s) => s.kind === 'level').length, 2 * profile.levels.length);
-  assert.ok(!planRun(['eventloop'], profile.levels, { restart: false }).some((s) => s.kind === 'restart'));
+  const levels = steps.filter((s) => s.kind === 'level');
+  assert.equal(levels.length, 2 * profile.levels.length);
+  assert.ok(
+    profile.levels.some((l) => l.target === 'proxy'),
+    'the small profile has a level through nginx',
+  );
+  // Whatever ran before, each level is preceded by restart, baseline and (through nginx) the route check.
+  for (const level of levels) {
+    const at = steps.indexOf(level);
+    const proxy = level.level.target === 'proxy';
+    const before = steps.slice(at - (proxy ? 3 : 2), at).map((s) => `${s.kind}:${s.model}`);
+    const expected = [`restart:${level.model}`, `baseline:${level.model}`, ...(proxy ? [`check-proxy-routes:${level.model}`] : [])];
+    assert.deepEqual(before, expected, `before ${level.model} ${level.level.name}`);
+  }
+  assert.ok(
+    steps.findIndex((s) => s.model === 'mn') > steps.findLastIndex((s) => s.model === 'eventloop'),
+    'one model at a time: mn after every step of eventloop',
+  );
+  // RESTART=0: no restart, one baseline per model before its first level, one route check.
+  const kept = planRun(['eventloop'], profile.levels, { restart: false });
+  assert.ok(!kept.some((s) => s.kind === 'restart'));
+  assert.equal(kept[0]?.kind, 'baseline');
+  assert.equal(kept.filter((s) => s.kind === 'baseline').length, 1);
+  assert.equal(kept.filter((s) => s.kind === 'check-proxy-routes').length, 1);
   const smoke = resolveProfile(readScenarioFile(), 'smoke');
   assert.ok(!planRun(['eventloop'], smoke.levels).some((s) => s.kind === 'check-proxy-routes'), 'no proxy level, no route check');
 });
