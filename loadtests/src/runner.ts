@@ -1,5 +1,7 @@
-// One load run: for each model in turn and each level of the profile, a warm-up, a reset of
-// pg_stat_statements, the measured k6 run with sampling alongside, then the row's figures.
+// One load run: for each model in turn and each level of the profile (in the order plan.ts
+// gives: a fresh start of the model before every level), a warm-up, a reset of
+// pg_stat_statements and a reading of the model's /metrics, the measured k6 run with sampling
+// alongside, then the row's figures.
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
