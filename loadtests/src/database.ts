@@ -62,26 +62,19 @@ export class Database {
     await this.#rows('SELECT pg_stat_statements_reset()');
   }
 
-  /** Times the world statement completed since the last reset. */
-  async worldQueryCalls(): Promise<number> {
-    const rows = await this.#rows<{ calls: string | null }>('SELECT sum(calls)::bigint AS calls FROM pg_stat_statements WHERE query = $1', [
-      WORLD_QUERY,
-    ]);
-    return Number(rows[0]?.calls ?? 0);
-  }
-
   /**
-   * How long Postgres itself took to execute the world statement since the last reset
-   * (pg_stat_statements exec time: from the executor's start to its end, so not the time a
-   * statement waited for a pooled connection or for its backend to be scheduled).
+   * The world statement since the last reset, in one read of pg_stat_statements: how many
+   * times it completed, and how long Postgres itself took to execute it (exec time: from the
+   * executor's start to its end, so not the time a statement waited for a pooled connection
+   * or for its backend to be scheduled; null when it never ran).
    */
-  async worldQueryExecution(): Promise<{ meanMs: number; maxMs: number } | null> {
-    const rows = await this.#rows<{ mean: number | null; max: number | null }>(
-      'SELECT sum(total_exec_time) / nullif(sum(calls), 0) AS mean, max(max_exec_time) AS max FROM pg_stat_statements WHERE query = $1',
+  async worldQueryStats(): Promise<{ calls: number; execution: { meanMs: number; maxMs: number } | null }> {
+    const rows = await this.#rows<{ calls: string | null; mean: number | null; max: number | null }>(
+      'SELECT sum(calls)::bigint AS calls, sum(total_exec_time) / nullif(sum(calls), 0) AS mean, max(max_exec_time) AS max FROM pg_stat_statements WHERE query = $1',
       [WORLD_QUERY],
     );
-    const { mean, max } = rows[0] ?? { mean: null, max: null };
-    return mean === null || max === null ? null : { meanMs: Number(mean), maxMs: Number(max) };
+    const { calls, mean, max } = rows[0] ?? { calls: null, mean: null, max: null };
+    return { calls: Number(calls ?? 0), execution: mean === null || max === null ? null : { meanMs: Number(mean), maxMs: Number(max) } };
   }
 
   /** World statements running right now (a level's leftovers must finish before the next is measured). */

@@ -344,8 +344,9 @@ export async function memoryNow(docker: Docker, id: string): Promise<number | nu
 
 /**
  * Restarts a container (SIGTERM, then SIGKILL after stopTimeoutS) and waits until it runs and
- * `ready` says so (the runner asks the model's own /healthz, what its healthcheck asks). Docker's health status is not waited for: it changes only at the
- * image's healthcheck interval (10 s), which made every fresh start take 11-24 s.
+ * `ready` says so (the runner asks the model's own /healthz, what its healthcheck asks).
+ * Docker's health status is not waited for: it changes only at the image's healthcheck
+ * interval (10 s), which made every fresh start take 11-24 s.
  */
 export async function restartAndWait(
   docker: Docker,

@@ -322,10 +322,13 @@ export class Runner {
     );
   }
 
-  /** The model's /db latency histogram from its /metrics, or null when it did not answer. */
-  async #dbHistogram(model: ModelName): Promise<Histogram | null> {
+  /**
+   * The model's /db latency histogram from its /metrics: null when it has served no /db yet
+   * (nothing to subtract), undefined when /metrics did not answer.
+   */
+  async #dbHistogram(model: ModelName): Promise<Histogram | null | undefined> {
     const res = await getOnce(`${this.#plan.modelUrl(model)}/metrics`, 5000);
-    return res?.status === 200 ? dbHistogram(res.body) : null;
+    return res?.status === 200 ? dbHistogram(res.body) : undefined;
   }
 
   /** nginx resolved the upstreams when it started: after a restart each path must still reach its own model. */
@@ -403,9 +406,11 @@ export class Runner {
     const end = Date.now();
     this.#secondsLeft -= level.durationS + (level.holdRampS ?? 0) + 2 * 3;
 
-    const executedQueries = await this.#db.worldQueryCalls();
-    const dbExecution = await this.#db.worldQueryExecution();
-    const service = serviceLatency(histogramIncrease(latencyBefore, await this.#dbHistogram(model)));
+    const { calls: executedQueries, execution: dbExecution } = await this.#db.worldQueryStats();
+    // A /metrics that did not answer before or after the level leaves no window to measure.
+    const latencyAfter = await this.#dbHistogram(model);
+    const service =
+      latencyBefore === undefined || latencyAfter === undefined ? null : serviceLatency(histogramIncrease(latencyBefore, latencyAfter));
     const after = await containerState(this.#docker, container.id);
     const evidenceAfter = await fetchEvidence(plan.modelUrl(model), 5000);
     const refusals =
