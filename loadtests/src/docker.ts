@@ -69,6 +69,12 @@ export async function containerState(docker: Docker, id: string): Promise<Contai
   };
 }
 
+/** A variable of a container's environment (docker inspect's Config.Env, `NAME=value` lines); null when unset. */
+export function envValue(env: string[] | undefined, name: string): string | null {
+  const line = env?.find((entry) => entry.startsWith(`${name}=`));
+  return line === undefined ? null : line.slice(name.length + 1);
+}
+
 /** Lines of a container's log since a time (unix seconds) that match `pattern`. */
 export async function logLinesSince(docker: Docker, id: string, sinceS: number, pattern: RegExp): Promise<string[]> {
   const buffer = await docker.getContainer(id).logs({ stdout: true, stderr: true, since: sinceS, follow: false });

@@ -11,6 +11,7 @@ import {
   connectDocker,
   describeHost,
   engineInfo,
+  envValue,
   findService,
   ownComposeProject,
   removeLeftoverK6,
@@ -178,6 +179,7 @@ async function main(): Promise<number> {
   const containerEvidence: Record<string, unknown> = {};
   const modelKnobs: NonNullable<Environment['modelKnobs']> = {};
   const cpusetsRead: Record<string, string> = {};
+  const nodeOptions: NonNullable<Environment['nodeOptions']> = {};
   // db's and proxy's as the run pinned them (read back then: by now their pins are lifted), else as they are.
   for (const c of [dbContainer, proxyContainer]) {
     if (c !== undefined)
@@ -200,6 +202,7 @@ async function main(): Promise<number> {
       .inspect()
       .catch(() => undefined);
     cpusetsRead[model] = runner.rows.find((r) => r.model === model)?.cpusets?.model ?? state?.HostConfig.CpusetCpus ?? '';
+    nodeOptions[model] = envValue(state?.Config.Env, 'NODE_OPTIONS');
     modelKnobs[model] = { env: modelSpec(model).env, db: evidence?.db ?? null, units: evidence?.units ?? null };
     containerEvidence[model] = {
       container: container.name,
@@ -236,6 +239,7 @@ async function main(): Promise<number> {
     workTreeClean: env.WORK_TREE_CLEAN === '1' ? true : env.WORK_TREE_CLEAN === '0' ? false : null,
     hostBefore,
     modelKnobs,
+    nodeOptions,
     models,
     host: describeHost(engine),
     modelCpus: claimedCpus ?? runner.rows[0]?.limits.cgroupCpus ?? null,

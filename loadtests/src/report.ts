@@ -43,6 +43,8 @@ export interface Environment {
   hostBefore?: { loadAvg1: number | null; busyPercent: number | null };
   /** Per model: the knobs compose passed (models.json env) and what /model reported. */
   modelKnobs?: Record<string, { env: Record<string, string>; db: unknown; units: unknown }>;
+  /** Per model: NODE_OPTIONS as its container ran with it (docker inspect), null where unset (the Go service). */
+  nodeOptions?: Record<string, string | null>;
   /** DB_DELAY_MS of the run, where recorded once for all models. */
   dbDelayMs?: number | null;
 }
@@ -113,6 +115,12 @@ export function runSettings(env: Environment): string[] {
   if (env.hostBefore)
     lines.push(
       `- Host before the run: load average ${env.hostBefore.loadAvg1 ?? 'n/a'} (1 min), ${env.hostBefore.busyPercent === null ? 'n/a' : `${env.hostBefore.busyPercent.toFixed(0)}%`} CPU busy`,
+    );
+  if (env.nodeOptions)
+    lines.push(
+      `- NODE_OPTIONS (read from the containers): ${Object.entries(env.nodeOptions)
+        .map(([m, options]) => `${m} ${options === null ? '(unset)' : `\`${options}\``}`)
+        .join(', ')}`,
     );
   if (env.modelKnobs)
     lines.push(

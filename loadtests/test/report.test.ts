@@ -12,6 +12,7 @@ import { renderSeedTable } from '../src/seed-table.ts';
 import { MODELS } from '../src/models.ts';
 import { cpusetsSentence, judgeRows, renderReport } from '../src/report.ts';
 import { logTicks, renderCharts } from '../src/charts.ts';
+import { envValue } from '../src/docker.ts';
 import { pointLatest, writeReport } from '../src/runner.ts';
 import type { Environment } from '../src/report.ts';
 import type { Row } from '../src/row.ts';
@@ -404,6 +405,7 @@ test("the seed's table: the top level per model with server-side connections, me
     profileChoice: { name: 'small', why: 'the host has 2 cores' },
     cpusets: { setting: 'auto', why: 'the host has 2 cores', claimed: { model: '1', measurement: '0' }, read: { eventloop: '1', k6: '0' } },
     workTreeClean: true,
+    nodeOptions: { eventloop: '--max-semi-space-size=16', goroutines: null },
   };
   const md = renderReport(resolveProfile(readScenarioFile(), 'smoke'), env, judgeRows([rowFrom('closed50')], env), []);
   assert.match(md, /- Profile: `small`, chosen because the host has 2 cores/);
@@ -412,6 +414,19 @@ test("the seed's table: the top level per model with server-side connections, me
     /cpusets: ISOLATE=auto \(the host has 2 cores\): model on 1, measurement \(k6, Postgres, nginx\) on 0; read back: eventloop 1, k6 0/,
   );
   assert.match(md, /Working tree: clean/);
+  assert.match(md, /- NODE_OPTIONS \(read from the containers\): eventloop `--max-semi-space-size=16`, goroutines \(unset\)/);
+  assert.doesNotMatch(
+    renderReport(resolveProfile(readScenarioFile(), 'smoke'), ENV, judgeRows([rowFrom('closed50')], ENV), []),
+    /NODE_OPTIONS/,
+  );
+});
+
+test("envValue reads one variable of a container's Config.Env, null when unset", () => {
+  const env = ['PATH=/usr/local/bin', 'NODE_OPTIONS=--max-semi-space-size=16 --trace-gc', 'NODE_OPTIONS_EXTRA=x', 'EMPTY='];
+  assert.equal(envValue(env, 'NODE_OPTIONS'), '--max-semi-space-size=16 --trace-gc');
+  assert.equal(envValue(env, 'EMPTY'), '');
+  assert.equal(envValue(env, 'NODE'), null);
+  assert.equal(envValue(undefined, 'NODE_OPTIONS'), null);
 });
 
 test('charts: log latency ticks at 50/100/200/500/1000 ms, the floor drawn and labelled, a legend per percentile', async () => {
