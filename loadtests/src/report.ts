@@ -189,7 +189,7 @@ export function tailLine(r: Judged): string {
     connections(r),
     `${ms(f.latencyMs.p50)} / ${ms(f.latencyMs.p99)}`,
     service === null ? 'n/a' : `${atMost(service.p50AtMostMs)} / ${atMost(service.p99AtMostMs)}`,
-    service === null ? 'n/a' : `${pct(service.over100msPercent)} of ${service.requests}`,
+    service === null ? 'n/a' : `${pct(service.over100msPercent)}% of ${service.requests.toLocaleString('en-US')}`,
     exec === null ? 'n/a' : `${ms(exec.meanMs)} / ${ms(exec.maxMs)}`,
   ]
     .map(cell)
@@ -259,7 +259,7 @@ export function renderReport(profile: Profile, env: Environment, rows: Judged[],
     '',
     "k6 times a request from the client; the model times it from its handler to the end of the response (its `http_request_duration_seconds` histogram, read from /metrics before and after the level: a quantile is known only up to its bucket's bound), and Postgres times the statement's execution (pg_stat_statements). k6's time beyond the model's was spent outside the model: in k6 itself, nginx and the kernel's queues, on the cores they share. The model's time beyond Postgres's was spent waiting for a pooled connection, a unit or the CPU, or on the way to and from Postgres.",
     '',
-    '| model | connections held | k6 p50 / p99 ms | in the model p50 / p99 ms | in the model over 100 ms, % of requests | Postgres execution mean / max ms |',
+    '| model | connections held | k6 p50 / p99 ms | in the model p50 / p99 ms | over 100 ms in the model, of its requests | Postgres execution mean / max ms |',
     '|---|---|---|---|---|---|',
     ...rows.map(tailLine),
     '',

@@ -301,7 +301,7 @@ test("where the time went: k6's latency beside the model's own bounds and Postgr
   });
   const md = renderReport(resolveProfile(readScenarioFile(), 'smoke'), ENV, judgeRows([timed, rowFrom('closed50', 'prefork')], ENV), []);
   const section = md.split('## Where the time went')[1]?.split('## Every level')[0] ?? '';
-  assert.match(section, /\| eventloop \| 50 \| 68\.3 \/ 531 \| <= 55\.0 \/ <= 250 \| 1\.32 of 4000 \| 50\.1 \/ 51\.9 \|/);
+  assert.match(section, /\| eventloop \| 50 \| 68\.3 \/ 531 \| <= 55\.0 \/ <= 250 \| 1\.32% of 4,000 \| 50\.1 \/ 51\.9 \|/);
   assert.match(section, /\| prefork \| 50 \| 68\.3 \/ 531 \| n\/a \| n\/a \| n\/a \|/);
 });
 
