@@ -3,6 +3,7 @@ import type { Chart } from './charts.ts';
 import type { Judged, Row } from './row.ts';
 import type { HostDescription } from './docker.ts';
 import type { Profile } from './scenarios.ts';
+import { cell, ms, num, pct } from './format.ts';
 import { okOfOffered, renderSeedTable } from './seed-table.ts';
 import { connectionsHeld, observedBottleneck, seedClaim, verdictFor } from './seed.ts';
 import { judgeValidity } from './validity.ts';
@@ -88,9 +89,6 @@ export function judgeRows(
 }
 
 const mb = (bytes: number | null) => (bytes === null ? 'n/a' : `${Math.round(bytes / 1e6)} MB`);
-const ms = (v: number) => (v < 100 ? v.toFixed(1) : v.toFixed(0));
-const pct = (p: number) => (p === 0 ? '0' : p < 0.01 ? '<0.01' : p.toFixed(2));
-const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 function connections(r: Judged): string {
   const reconnects = r.figures.newConnections > r.figures.vusMax ? ` (${r.figures.newConnections} opened)` : '';
@@ -189,7 +187,7 @@ export function tailLine(r: Judged): string {
     connections(r),
     `${ms(f.latencyMs.p50)} / ${ms(f.latencyMs.p99)}`,
     service === null ? 'n/a' : `${atMost(service.p50AtMostMs)} / ${atMost(service.p99AtMostMs)}`,
-    service === null ? 'n/a' : `${pct(service.over100msPercent)}% of ${service.requests.toLocaleString('en-US')}`,
+    service === null ? 'n/a' : `${pct(service.over100msPercent)}% of ${num(service.requests)}`,
     exec === null ? 'n/a' : `${ms(exec.meanMs)} / ${ms(exec.maxMs)}`,
   ]
     .map(cell)

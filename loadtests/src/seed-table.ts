@@ -1,6 +1,7 @@
 // The seed's table rebuilt from a run: per model, the claim beside what the top level measured
 // (5,000 held connections where the profile has that level), one verdict per cell. Read by the
 // load report and by the README generator, so both say the same thing from the same rows.
+import { cell, ms, num, pct } from './format.ts';
 import { MODELS, modelSpec } from './models.ts';
 import type { Judged } from './row.ts';
 import { connectionsHeld, floorMs } from './seed.ts';
@@ -16,10 +17,6 @@ const mb = (bytes: number | null | undefined) =>
   bytes === null || bytes === undefined ? 'n/a' : `${Math.round(bytes / MB).toLocaleString('en-US')} MB`;
 const kb = (bytes: number | null | undefined) =>
   bytes === null || bytes === undefined ? 'n/a' : bytes >= MB ? mb(bytes) : `${(bytes / 1e3).toFixed(1)} KB`;
-const ms = (v: number) => (v < 100 ? v.toFixed(1) : v.toFixed(0));
-const pct = (p: number) => (p === 0 ? '0' : p < 0.01 ? '<0.01' : p.toFixed(2));
-const num = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : v.toLocaleString('en-US'));
-export const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 /** "499 (500)", or "499 (500 + 133 holders)": the row's ok/s are the measured scenario's, beside what it offered. */
 export function okOfOffered(r: Judged): string {
