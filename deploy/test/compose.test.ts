@@ -250,8 +250,10 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
 
   test("every Node model's V8 keeps its young generation at 16 MiB per semi-space (services/Dockerfile's NODE_OPTIONS)", async () => {
     // Allocates short-lived objects until V8 has grown its new space as far as it will: 2 x 16
-    // MiB with the cap, 2 x 64 MiB without it (node 24 in a 4 GB container). Run with the
-    // container's own environment, the one its service started with.
+    // MiB with the cap (V8 reported 32-34.25 MiB: a page or two beyond the semi-spaces), 2 x 64
+    // MiB without it (node 24 in a 4 GB container; its growth steps are 2 x 32 and 2 x 64). The
+    // bound sits between 32 and the first uncapped step, 64. Run with the container's own
+    // environment, the one its service started with.
     const probe = [
       "const v8 = require('node:v8'); let keep = []; let most = 0;",
       'for (let i = 0; i < 3e6; i++) { keep.push({ i, s: `x${i}` }); if (keep.length > 2e5) keep = [];',
@@ -264,7 +266,7 @@ describe(`docker-compose.yml as compose project ${PROJECT}`, { timeout: 1_500_00
       assert.ok(serviceEnv.includes('NODE_OPTIONS=--max-semi-space-size=16'), `${service}: its process runs without the cap`);
       const newSpaceMiB = Number((await run('docker', ['exec', id, 'node', '-e', probe])).stdout.trim());
       assert.ok(newSpaceMiB > 16, `${service}: the probe did not make V8 grow its new space (${newSpaceMiB} MiB)`);
-      assert.ok(newSpaceMiB <= 34, `${service}: V8 grew its new space to ${newSpaceMiB} MiB`);
+      assert.ok(newSpaceMiB < 48, `${service}: V8 grew its new space to ${newSpaceMiB} MiB`);
     }
   });
 
